@@ -1,0 +1,84 @@
+/* uhmm/migrate.h - migrate_vma and migrate_device: moving pages between RAM and device memory.
+ *
+ * Counterpart of include/linux/migrate.h and mm/migrate_device.c. Left out:
+ * compound (THP) migration.
+ */
+#ifndef UHMM_MIGRATE_H
+#define UHMM_MIGRATE_H
+
+#include <uhmm/memremap.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UHMM_MIGRATE_PFN_VALID   (1UL << 0)
+#define UHMM_MIGRATE_PFN_MIGRATE (1UL << 1)
+#define UHMM_MIGRATE_PFN_WRITE   (1UL << 3)
+#define UHMM_MIGRATE_PFN_SHIFT   6
+
+static inline unsigned long uhmm_migrate_pfn(unsigned long pfn)
+{
+	return (pfn << UHMM_MIGRATE_PFN_SHIFT) | UHMM_MIGRATE_PFN_VALID;
+}
+static inline unsigned long uhmm_migrate_pfn_to_pfn(unsigned long mpfn)
+{
+	return mpfn >> UHMM_MIGRATE_PFN_SHIFT;
+}
+/* NULL unless VALID. */
+UHMM_API struct uhmm_page *uhmm_migrate_pfn_to_page(struct uhmm_system *sys, unsigned long mpfn);
+
+enum uhmm_migrate_vma_direction {
+	UHMM_MIGRATE_VMA_SELECT_SYSTEM = 1 << 0,
+	UHMM_MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1,
+	UHMM_MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2,
+};
+
+struct uhmm_migrate_vma {
+	struct uhmm_vma *vma;
+	unsigned long *src;	/* >= npages words, filled by setup */
+	unsigned long *dst;	/* >= npages words, filled by the driver */
+	unsigned long npages;	/* out */
+	unsigned long start;
+	unsigned long end;
+	unsigned long cpages;	/* out: entries still flagged MIGRATE after setup */
+	void *pgmap_owner;
+	unsigned long flags;	/* UHMM_MIGRATE_VMA_SELECT_* */
+	struct uhmm_page *fault_page;	/* set from migrate_to_ram */
+};
+
+/*
+ * uhmm_migrate_vma_setup - collect and unmap the pages of [start, end) inside
+ * @args->vma. Emits one MIGRATE invalidation over the range with owner =
+ * pgmap_owner. Call with the mmap lock held (read) until finalize.
+ * -EINVAL: vma/src/dst NULL, start or end not page aligned, empty range,
+ * range outside the VMA, fault_page not device-private. Otherwise 0, even if
+ * nothing could be selected.
+ */
+UHMM_API int uhmm_migrate_vma_setup(struct uhmm_migrate_vma *args);
+UHMM_API void uhmm_migrate_vma_pages(struct uhmm_migrate_vma *args);
+UHMM_API void uhmm_migrate_vma_finalize(struct uhmm_migrate_vma *args);
+
+/* Eviction by physical range (no VMA). migrate_device_range always returns 0
+ * for a valid device range (-EINVAL otherwise). */
+UHMM_API int uhmm_migrate_device_range(struct uhmm_system *sys, unsigned long *src, unsigned long start_pfn,
+				       unsigned long npages);
+UHMM_API void uhmm_migrate_device_pages(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
+					unsigned long npages);
+UHMM_API void uhmm_migrate_device_finalize(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
+					   unsigned long npages);
+
+/*
+ * uhmm_make_device_exclusive - replace the CPU mapping at @addr by a
+ * device-exclusive entry after an EXCLUSIVE invalidation with @owner; faults
+ * the page in for write first. Returns the page referenced and locked in
+ * *@pagep (unlock and put it when done). Call with the mmap lock held (read).
+ * 0, -EINVAL, -EFAULT, -EBUSY, -ENOMEM.
+ */
+UHMM_API int uhmm_make_device_exclusive(struct uhmm_mm *mm, unsigned long addr, void *owner,
+					struct uhmm_page **pagep);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

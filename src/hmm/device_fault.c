@@ -1,0 +1,136 @@
+/* device_fault.c - CPU faults on device-private and device-exclusive entries, and making pages exclusive.
+ *
+ * Counterpart of the device parts of do_swap_page (mm/memory.c) and of
+ * make_device_exclusive (mm/rmap.c, the single-page API of ~6.15). As in
+ * current kernels the device page is locked before migrate_to_ram and the
+ * exclusive restore notifies with CLEAR.
+ */
+#include "internal.h"
+
+/* PTL held on entry, released here. */
+int do_device_private_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, struct pt_leaf *leaf,
+			    pte_t pte, unsigned int fault_flags)
+{
+	struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
+	struct uhmm_vm_fault vmf;
+	int r;
+
+	if (!page_get_unless_zero(p)) {
+		ptl_unlock(leaf);
+		return 0;
+	}
+	if (!page_trylock(p)) {
+		/* a migration of this page is under way: wait for it, then retry */
+		ptl_unlock(leaf);
+		page_wait_unlocked(p);
+		page_put(p);
+		return 0;
+	}
+	ptl_unlock(leaf);
+	vmf.vma = vma;
+	vmf.mm = mm;
+	vmf.address = addr;
+	vmf.page = p;
+	vmf.write = fault_flags & FAULT_FLAG_WRITE;
+	r = p->pgmap->ops->migrate_to_ram(&vmf);
+	page_unlock(p);
+	page_put(p);
+	if (r)
+		return r == -ENOMEM ? -ENOMEM : -EFAULT;	/* the SIGBUS case */
+	return 0;
+}
+
+/* PTL held on entry, released here. Restore the CPU PTE of an exclusive entry. */
+int do_device_exclusive_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, struct pt_leaf *leaf,
+			      pte_t pte)
+{
+	struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
+	struct uhmm_mmu_notifier_range range;
+
+	(void)vma;
+	if (!page_get_unless_zero(p)) {
+		ptl_unlock(leaf);
+		return 0;
+	}
+	ptl_unlock(leaf);
+	page_lock(p);
+	mn_range_init(&range, UHMM_MMU_NOTIFY_CLEAR, mm, addr, addr + PAGE_SIZE);
+	mn_invalidate_range_start(&range);
+	ptl_lock(leaf);
+	if (pte_get(leaf, addr) == pte) {
+		pte_t npte = mk_pte(p->pfn, (pte & SWP_SOFT_DIRTY ? PTE_SOFT_DIRTY : 0) |
+					   (pte_swp_type(pte) == SWP_DEVICE_EXCLUSIVE_WRITE ? PTE_WRITE | PTE_DIRTY : 0));
+
+		/* the entry's page reference becomes the PTE's; only the rmap comes back */
+		page_add_rmap(p);
+		pte_set(leaf, addr, npte);
+	}
+	ptl_unlock(leaf);
+	mn_invalidate_range_end(&range);
+	page_unlock(p);
+	page_put(p);
+	return 0;
+}
+
+int uhmm_make_device_exclusive(struct uhmm_mm *mm, unsigned long addr, void *owner, struct uhmm_page **pagep)
+{
+	struct uhmm_mmu_notifier_range range;
+	struct uhmm_vma *vma;
+
+	if (!mm || !pagep || !PAGE_ALIGNED(addr))
+		return -EINVAL;
+	vma = uhmm_find_vma(mm, addr);
+	if (!vma)
+		return -EFAULT;
+	if (!vma_is_anonymous(vma))
+		return -EINVAL;	/* anonymous memory only, as current kernels */
+	if (!(vma->flags & VM_WRITE))
+		return -EFAULT;
+	for (;;) {
+		struct pt_leaf *leaf = pt_walk(mm, addr, false);
+		struct uhmm_page *p;
+		pte_t pte = leaf ? pte_get(leaf, addr) : 0;
+		int r;
+
+		if (!pte_present(pte) || !pte_write(pte)) {
+			r = handle_mm_fault(mm, vma, addr, FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE);
+			if (r)
+				return r;
+			continue;
+		}
+		ptl_lock(leaf);
+		pte = pte_get(leaf, addr);
+		if (!pte_present(pte) || !pte_write(pte)) {
+			ptl_unlock(leaf);
+			continue;
+		}
+		p = pfn_to_page(mm->sys, pte_pfn(pte));
+		if (page_is_device(p) || page_is_zero(p)) {
+			ptl_unlock(leaf);
+			return -EBUSY;
+		}
+		page_get(p);
+		ptl_unlock(leaf);
+		page_lock(p);
+		mn_range_init_owner(&range, UHMM_MMU_NOTIFY_EXCLUSIVE, mm, addr, addr + PAGE_SIZE, owner);
+		mn_invalidate_range_start(&range);
+		ptl_lock(leaf);
+		if (pte_get(leaf, addr) == pte) {
+			pte_t e = mk_swp_pte(SWP_DEVICE_EXCLUSIVE_WRITE, p->pfn, pte & PTE_SOFT_DIRTY ? SWP_SOFT_DIRTY : 0);
+
+			if (pte & PTE_DIRTY)
+				page_set_flag(p, PG_DIRTY);
+			/* the PTE's reference stays with the entry; the rmap goes, as the kernel does */
+			page_remove_rmap(p);
+			pte_set(leaf, addr, e);
+			ptl_unlock(leaf);
+			mn_invalidate_range_end(&range);
+			*pagep = p;
+			return 0;
+		}
+		ptl_unlock(leaf);
+		mn_invalidate_range_end(&range);
+		page_unlock(p);
+		page_put(p);
+	}
+}

@@ -1,0 +1,174 @@
+/* memremap.c - device memory regions (ZONE_DEVICE): creating device frames and freeing device pages.
+ *
+ * Counterpart of mm/memremap.c for DEVICE_PRIVATE and DEVICE_COHERENT. Device
+ * pfns start at DEV_PFN_BASE, far above RAM, in 64 Ki-page sections so that
+ * pfn_to_page stays O(1). Coherent frames get real bytes (the CPU can map
+ * them); private frames have none.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* uhmm's private part of a dev_pagemap. */
+struct pgmap_priv {
+	struct uhmm_page *pages;
+	unsigned char *data;	/* coherent only */
+	unsigned long first_section, nr_sections;
+	atomic_long in_use;	/* pages with refcount > 0 */
+	pthread_mutex_t lock;	/* pairs with idle: memunmap waits for in_use == 0 */
+	pthread_cond_t idle;
+	atomic_bool dying;
+};
+
+int uhmm_memremap_pages(struct uhmm_system *sys, struct uhmm_dev_pagemap *pgmap)
+{
+	struct pgmap_priv *pv;
+	unsigned long i, nsec;
+
+	if (!sys || !pgmap || !pgmap->nr_pages)
+		return -EINVAL;
+	switch (pgmap->type) {
+	case UHMM_MEMORY_DEVICE_PRIVATE:
+		if (!pgmap->ops || !pgmap->ops->migrate_to_ram || !pgmap->ops->page_free || !pgmap->owner)
+			return -EINVAL;
+		break;
+	case UHMM_MEMORY_DEVICE_COHERENT:
+		if (!pgmap->ops || !pgmap->ops->page_free || !pgmap->owner)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (pgmap->nr_pages > (DEV_NR_SECTIONS / 4UL) << DEV_SECTION_SHIFT)
+		return -EINVAL;
+	nsec = (pgmap->nr_pages + (1UL << DEV_SECTION_SHIFT) - 1) >> DEV_SECTION_SHIFT;
+	pv = uhmm_calloc(1, sizeof(*pv));
+	if (!pv)
+		return -ENOMEM;
+	pv->pages = mmap(NULL, pgmap->nr_pages * sizeof(struct uhmm_page), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (pv->pages == MAP_FAILED)
+		goto fail_pv;
+	if (pgmap->type == UHMM_MEMORY_DEVICE_COHERENT) {
+		pv->data = mmap(NULL, pgmap->nr_pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (pv->data == MAP_FAILED)
+			goto fail_pages;
+	}
+	CHECK_PTHREAD(pthread_mutex_init(&pv->lock, NULL));
+	CHECK_PTHREAD(pthread_cond_init(&pv->idle, NULL));
+
+	CHECK_PTHREAD(pthread_mutex_lock(&sys->dev_lock));
+	/* a fresh pfn range each time: pfns of an unmapped region are never reused */
+	if (sys->dev_next_section + nsec > DEV_NR_SECTIONS) {
+		CHECK_PTHREAD(pthread_mutex_unlock(&sys->dev_lock));
+		goto fail_data;
+	}
+	pv->first_section = sys->dev_next_section;
+	pv->nr_sections = nsec;
+	sys->dev_next_section += nsec;
+	pgmap->pfn_first = DEV_PFN_BASE + (pv->first_section << DEV_SECTION_SHIFT);
+	pgmap->sys = sys;
+	pgmap->priv_ = pv;
+	for (i = 0; i < pgmap->nr_pages; i++) {
+		struct uhmm_page *p = &pv->pages[i];
+
+		p->pfn = pgmap->pfn_first + i;
+		p->sys = sys;
+		p->pgmap = pgmap;
+		p->addr = pv->data ? pv->data + i * PAGE_SIZE : NULL;
+		atomic_store_explicit(&p->flags, PG_ZONE_DEVICE, memory_order_relaxed);
+	}
+	for (i = 0; i < nsec; i++)
+		/* release pairs with the acquire in pfn_to_page */
+		atomic_store_explicit(&sys->sections[pv->first_section + i], pv->pages + (i << DEV_SECTION_SHIFT),
+				      memory_order_release);
+	CHECK_PTHREAD(pthread_mutex_unlock(&sys->dev_lock));
+	atomic_fetch_add(&sys->dev_pages, (long)pgmap->nr_pages);
+	return 0;
+
+fail_data:
+	pthread_mutex_destroy(&pv->lock);
+	pthread_cond_destroy(&pv->idle);
+	if (pv->data)
+		munmap(pv->data, pgmap->nr_pages * PAGE_SIZE);
+fail_pages:
+	munmap(pv->pages, pgmap->nr_pages * sizeof(struct uhmm_page));
+fail_pv:
+	free(pv);
+	return -ENOMEM;
+}
+
+void uhmm_memunmap_pages(struct uhmm_dev_pagemap *pgmap)
+{
+	struct pgmap_priv *pv;
+	struct uhmm_system *sys;
+	unsigned long i;
+
+	if (!pgmap || !pgmap->priv_)
+		return;
+	pv = pgmap->priv_;
+	sys = pgmap->sys;
+	atomic_store(&pv->dying, true);
+	CHECK_PTHREAD(pthread_mutex_lock(&pv->lock));
+	while (atomic_load(&pv->in_use) > 0)
+		CHECK_PTHREAD(pthread_cond_wait(&pv->idle, &pv->lock));
+	CHECK_PTHREAD(pthread_mutex_unlock(&pv->lock));
+	CHECK_PTHREAD(pthread_mutex_lock(&sys->dev_lock));
+	for (i = 0; i < pv->nr_sections; i++)
+		atomic_store_explicit(&sys->sections[pv->first_section + i], NULL, memory_order_release);
+	CHECK_PTHREAD(pthread_mutex_unlock(&sys->dev_lock));
+	atomic_fetch_sub(&sys->dev_pages, (long)pgmap->nr_pages);
+	pthread_mutex_destroy(&pv->lock);
+	pthread_cond_destroy(&pv->idle);
+	if (pv->data)
+		munmap(pv->data, pgmap->nr_pages * PAGE_SIZE);
+	munmap(pv->pages, pgmap->nr_pages * sizeof(struct uhmm_page));
+	free(pv);
+	pgmap->priv_ = NULL;
+}
+
+void uhmm_zone_device_page_init(struct uhmm_page *page)
+{
+	struct pgmap_priv *pv = page->pgmap->priv_;
+
+	UHMM_BUG_ON(!page_is_device(page));
+	UHMM_BUG_ON(atomic_load(&page->refcount) != 0);
+	UHMM_WARN_ON(atomic_load(&pv->dying));
+	page->mapping = NULL;
+	page->index = 0;
+	atomic_store(&page->mapcount, 0);
+	atomic_store(&page->pincount, 0);
+	atomic_fetch_add(&pv->in_use, 1);
+	atomic_fetch_add(&page->sys->dev_pages_used, 1);
+	atomic_store_explicit(&page->refcount, 1, memory_order_release);
+	UHMM_BUG_ON(!page_trylock(page));
+}
+
+/* refcount reached 0: hand the page back to its driver, as free_zone_device_page. */
+void page_free_device(struct uhmm_page *p)
+{
+	struct uhmm_dev_pagemap *pgmap = p->pgmap;
+	struct pgmap_priv *pv = pgmap->priv_;
+
+	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
+	page_clear_flag(p, PG_ANON | PG_ANON_EXCLUSIVE | PG_DIRTY);
+	/* a stale mapping would mislead the next migration that uses this page */
+	p->mapping = NULL;
+	pgmap->ops->page_free(p);
+	atomic_fetch_sub(&p->sys->dev_pages_used, 1);
+	if (atomic_fetch_sub(&pv->in_use, 1) == 1 && atomic_load(&pv->dying)) {
+		CHECK_PTHREAD(pthread_mutex_lock(&pv->lock));
+		CHECK_PTHREAD(pthread_cond_broadcast(&pv->idle));
+		CHECK_PTHREAD(pthread_mutex_unlock(&pv->lock));
+	}
+}
+
+bool uhmm_is_zone_device_page(const struct uhmm_page *page) { return page && page_is_device(page); }
+bool uhmm_is_device_private_page(const struct uhmm_page *page) { return page && page_is_device_private(page); }
+bool uhmm_is_device_coherent_page(const struct uhmm_page *page) { return page && page_is_device_coherent(page); }
+struct uhmm_dev_pagemap *uhmm_page_pgmap(const struct uhmm_page *page) { return page ? page->pgmap : NULL; }
+void *uhmm_page_zone_device_data(const struct uhmm_page *page) { return page->zone_device_data; }
+void uhmm_page_set_zone_device_data(struct uhmm_page *page, void *data) { page->zone_device_data = data; }

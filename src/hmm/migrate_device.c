@@ -1,0 +1,481 @@
+/* migrate_device.c - moving pages between RAM and device memory: migrate_vma and migrate_device.
+ *
+ * Counterpart of mm/migrate_device.c (6.1 and later): collect under one
+ * MIGRATE invalidation tagged with the migrating driver's owner (the seed
+ * patch), trylock only, migration entries, rmap unmapping of other mappings
+ * with CLEAR, the reference check, hole insertion at pages time, finalize.
+ * Left out: compound (THP) migration and LRU isolation.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define MPFN_VALID UHMM_MIGRATE_PFN_VALID
+#define MPFN_MIGRATE UHMM_MIGRATE_PFN_MIGRATE
+#define MPFN_WRITE UHMM_MIGRATE_PFN_WRITE
+
+struct uhmm_page *uhmm_migrate_pfn_to_page(struct uhmm_system *sys, unsigned long mpfn)
+{
+	if (!sys || !(mpfn & MPFN_VALID))
+		return NULL;
+	return pfn_to_page(sys, uhmm_migrate_pfn_to_pfn(mpfn));
+}
+
+static struct uhmm_page *mpfn_page(struct uhmm_system *sys, unsigned long mpfn)
+{
+	return mpfn & MPFN_VALID ? pfn_to_page(sys, mpfn >> UHMM_MIGRATE_PFN_SHIFT) : NULL;
+}
+
+/* Migration entry for a PTE being unmapped, carrying its permission and bits. */
+static pte_t make_migration_entry(struct uhmm_page *p, pte_t pte, bool writable)
+{
+	enum swp_type t;
+	pte_t bits = 0;
+
+	if (writable)
+		t = SWP_MIGRATION_WRITE;
+	else if (page_test_flag(p, PG_ANON_EXCLUSIVE))
+		t = SWP_MIGRATION_READ_EXCLUSIVE;
+	else
+		t = SWP_MIGRATION_READ;
+	if (pte_present(pte)) {
+		bits |= pte & PTE_YOUNG ? SWP_YOUNG : 0;
+		bits |= pte & PTE_DIRTY ? SWP_DIRTY : 0;
+		bits |= pte & PTE_SOFT_DIRTY ? SWP_SOFT_DIRTY : 0;
+	} else {
+		bits |= pte & SWP_SOFT_DIRTY;
+	}
+	return mk_swp_pte(t, p->pfn, bits);
+}
+
+/* ----------------------------------------------------------------- collect */
+static unsigned long collect_one(struct uhmm_migrate_vma *m, struct uhmm_mm *mm, struct pt_leaf *leaf,
+				 unsigned long addr, bool anon)
+{
+	pte_t pte = pte_get(leaf, addr);
+	struct uhmm_page *p;
+	unsigned long mpfn;
+	bool writable;
+
+	if (pte_none(pte))
+		return anon ? MPFN_MIGRATE : 0;
+	p = pfn_to_page(mm->sys, pte_pfn(pte));
+	if (!pte_present(pte)) {
+		if (!is_device_private_entry(pte))
+			return 0;	/* migration, exclusive: not ours to move */
+		if (!(m->flags & UHMM_MIGRATE_VMA_SELECT_DEVICE_PRIVATE) || p->pgmap->owner != m->pgmap_owner)
+			return 0;
+		writable = is_writable_swp_entry(pte);
+	} else {
+		if (page_is_zero(p))
+			return (m->flags & UHMM_MIGRATE_VMA_SELECT_SYSTEM) && anon ? MPFN_MIGRATE : 0;
+		if (!page_is_device(p) && !(m->flags & UHMM_MIGRATE_VMA_SELECT_SYSTEM))
+			return 0;
+		if (page_is_device_coherent(p) &&
+		    (!(m->flags & UHMM_MIGRATE_VMA_SELECT_DEVICE_COHERENT) || p->pgmap->owner != m->pgmap_owner))
+			return 0;
+		writable = pte_write(pte);
+	}
+	if (!p->mapping)
+		return 0;
+	page_get(p);
+	/* never block here: two migrations of overlapping ranges would deadlock (ABBA) */
+	if (p != m->fault_page && !page_trylock(p)) {
+		page_put(p);
+		return 0;
+	}
+	if (atomic_load(&p->pincount) > 0) {
+		/* a pinned page cannot become "maybe shared": leave it mapped */
+		if (p != m->fault_page)
+			page_unlock(p);
+		page_put(p);
+		return 0;
+	}
+	mpfn = uhmm_migrate_pfn(p->pfn) | MPFN_MIGRATE | (writable ? MPFN_WRITE : 0);
+	if (pte_present(pte) && (pte & PTE_DIRTY))
+		page_set_flag(p, PG_DIRTY);
+	pte_set(leaf, addr, make_migration_entry(p, pte, writable));
+	page_remove_rmap(p);
+	page_put(p);	/* the mapping's reference; the collect reference keeps the page */
+	return mpfn;
+}
+
+static void migrate_vma_collect(struct uhmm_migrate_vma *m)
+{
+	struct uhmm_mm *mm = m->vma->mm;
+	struct uhmm_mmu_notifier_range range;
+	bool anon = vma_is_anonymous(m->vma);
+	unsigned long addr = m->start, i = 0;
+
+	/* The seed patch: one MIGRATE invalidation, tagged with the migrating owner. */
+	mn_range_init_owner(&range, UHMM_MMU_NOTIFY_MIGRATE, mm, m->start, m->end, m->pgmap_owner);
+	mn_invalidate_range_start(&range);
+	while (addr < m->end) {
+		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), m->end);
+		struct pt_leaf *leaf = pt_walk(mm, addr, false);
+
+		if (!leaf) {
+			for (; addr < next; addr += PAGE_SIZE, i++) {
+				m->src[i] = anon ? MPFN_MIGRATE : 0;
+				m->dst[i] = 0;
+				m->cpages += anon;
+			}
+			continue;
+		}
+		ptl_lock(leaf);
+		for (; addr < next; addr += PAGE_SIZE, i++) {
+			m->src[i] = collect_one(m, mm, leaf, addr, anon);
+			m->dst[i] = 0;
+			if (m->src[i] & MPFN_MIGRATE)
+				m->cpages++;
+		}
+		ptl_unlock(leaf);
+	}
+	m->npages = i;
+	m->end = m->start + i * PAGE_SIZE;
+	mn_invalidate_range_end(&range);
+}
+
+/* ------------------------------------------------------- rmap-based steps */
+/* Replace any other mapping of the page by a migration entry (try_to_migrate, CLEAR). */
+static bool try_to_migrate_one(struct uhmm_page *page, struct uhmm_vma *vma, unsigned long addr, void *arg)
+{
+	struct uhmm_mmu_notifier_range range;
+	struct pt_leaf *leaf = pt_walk(vma->mm, addr, false);
+	struct uhmm_page *put = NULL;
+	pte_t pte;
+
+	(void)arg;
+	if (!leaf)
+		return true;
+	mn_range_init(&range, UHMM_MMU_NOTIFY_CLEAR, vma->mm, addr, addr + PAGE_SIZE);
+	mn_invalidate_range_start(&range);
+	ptl_lock(leaf);
+	pte = pte_get(leaf, addr);
+	if (!pte_none(pte) && pte_pfn(pte) == page->pfn && (pte_present(pte) || is_device_private_entry(pte))) {
+		bool w = pte_present(pte) ? pte_write(pte) : is_writable_swp_entry(pte);
+
+		if (pte_present(pte) && (pte & PTE_DIRTY))
+			page_set_flag(page, PG_DIRTY);
+		pte_set(leaf, addr, make_migration_entry(page, pte, w));
+		page_remove_rmap(page);
+		put = page;
+	}
+	ptl_unlock(leaf);
+	mn_invalidate_range_end(&range);
+	if (put)
+		page_put(put);	/* the caller's reference keeps it alive */
+	return atomic_load(&page->mapcount) > 0;
+}
+
+struct remove_arg {
+	struct uhmm_page *src, *new;
+};
+
+/* Replace migration entries of src by mappings of new (remove_migration_ptes). */
+static bool remove_migration_pte(struct uhmm_page *page, struct uhmm_vma *vma, unsigned long addr, void *arg)
+{
+	struct remove_arg *a = arg;
+	struct uhmm_page *new = a->new;
+	struct pt_leaf *leaf = pt_walk(vma->mm, addr, false);
+	pte_t pte, npte;
+	bool w;
+
+	(void)page;
+	if (!leaf)
+		return true;
+	ptl_lock(leaf);
+	pte = pte_get(leaf, addr);
+	if (!is_migration_entry(pte) || pte_pfn(pte) != a->src->pfn) {
+		ptl_unlock(leaf);
+		return true;
+	}
+	w = pte_swp_type(pte) == SWP_MIGRATION_WRITE && (vma->flags & VM_WRITE);
+	if (page_is_device_private(new)) {
+		npte = mk_swp_pte(w ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, new->pfn, pte & SWP_SOFT_DIRTY);
+	} else {
+		npte = mk_pte(new->pfn, (pte & SWP_YOUNG ? PTE_YOUNG : 0) | (pte & SWP_DIRTY ? PTE_DIRTY : 0) |
+					(pte & SWP_SOFT_DIRTY ? PTE_SOFT_DIRTY : 0) | (w ? PTE_WRITE : 0));
+	}
+	if (pte_swp_type(pte) != SWP_MIGRATION_READ)
+		page_set_flag(new, PG_ANON_EXCLUSIVE);
+	page_get(new);
+	page_add_rmap(new);
+	pte_set(leaf, addr, npte);
+	ptl_unlock(leaf);
+	return true;
+}
+
+static void remove_migration_ptes(struct uhmm_page *src, struct uhmm_page *new)
+{
+	struct remove_arg a = { src, new };
+
+	rmap_walk(src, remove_migration_pte, &a);
+}
+
+/* Release a collected page that will not migrate: restore its mappings, unlock, drop. */
+static void restore_page(struct uhmm_page *p, struct uhmm_page *fault_page)
+{
+	remove_migration_ptes(p, p);
+	if (p != fault_page)
+		page_unlock(p);
+	page_put(p);
+}
+
+static bool page_refs_ok(struct uhmm_page *p, struct uhmm_page *fault_page)
+{
+	int extra = 1 + (p == fault_page);
+
+	if (p->mapping && p->mapping->kind == MAPPING_SHMEM)
+		extra++;	/* the shmem object's own reference */
+	return atomic_load(&p->refcount) - extra <= atomic_load(&p->mapcount);
+}
+
+/* Unmap what collect could not, check references, restore the failures (migrate_device_unmap). */
+static unsigned long migrate_device_unmap(unsigned long *src, unsigned long npages, struct uhmm_page *fault_page,
+					  struct uhmm_system *sys)
+{
+	unsigned long i, cpages = 0;
+
+	for (i = 0; i < npages; i++) {
+		struct uhmm_page *p = mpfn_page(sys, src[i]);
+
+		if (!p) {
+			cpages += !!(src[i] & MPFN_MIGRATE);
+			continue;
+		}
+		if (!(src[i] & MPFN_MIGRATE))
+			continue;
+		if (atomic_load(&p->mapcount) > 0)
+			rmap_walk(p, try_to_migrate_one, NULL);
+		if (atomic_load(&p->mapcount) > 0 || !page_refs_ok(p, fault_page)) {
+			src[i] &= ~MPFN_MIGRATE;
+			restore_page(p, fault_page);
+			src[i] = 0;
+			continue;
+		}
+		cpages++;
+	}
+	return cpages;
+}
+
+int uhmm_migrate_vma_setup(struct uhmm_migrate_vma *args)
+{
+	struct uhmm_vma *vma;
+	unsigned long nr;
+
+	if (!args || !args->vma || !args->src || !args->dst)
+		return -EINVAL;
+	vma = args->vma;
+	if (!PAGE_ALIGNED(args->start) || !PAGE_ALIGNED(args->end) || args->end <= args->start)
+		return -EINVAL;
+	if (args->start < vma->start || args->start >= vma->end || args->end > vma->end)
+		return -EINVAL;
+	if (vma->flags & VM_MIXEDMAP)
+		return -EINVAL;	/* VM_SPECIAL */
+	if (args->fault_page && !page_is_device_private(args->fault_page))
+		return -EINVAL;
+	nr = (args->end - args->start) >> PAGE_SHIFT;
+	memset(args->src, 0, nr * sizeof(*args->src));
+	memset(args->dst, 0, nr * sizeof(*args->dst));
+	args->cpages = 0;
+	args->npages = 0;
+	migrate_vma_collect(args);
+	if (args->cpages)
+		args->cpages = migrate_device_unmap(args->src, args->npages, args->fault_page, vma->mm->sys);
+	return 0;
+}
+
+/* ------------------------------------------------------------------- pages */
+/* Insert a new page where collect found a hole or the zero page (migrate_vma_insert_page). */
+static bool migrate_vma_insert_page(struct uhmm_migrate_vma *m, unsigned long addr, struct uhmm_page *page)
+{
+	struct uhmm_vma *vma = m->vma;
+	struct uhmm_mm *mm = vma->mm;
+	struct uhmm_mapping *map;
+	struct pt_leaf *leaf;
+	bool vw = vma->flags & VM_WRITE;
+	pte_t pte, npte;
+
+	if (!vma_is_anonymous(vma))
+		return false;
+	if (page_is_device(page) && !page_is_device_private(page) && !page_is_device_coherent(page))
+		return false;
+	map = anon_vma_prepare(vma);
+	leaf = map ? pt_walk(mm, addr, true) : NULL;
+	if (!leaf)
+		return false;
+	page->mapping = map;
+	page->index = vma_page_index(vma, addr);
+	page_set_flag(page, PG_ANON | PG_ANON_EXCLUSIVE);
+	if (page_is_device_private(page))
+		npte = mk_swp_pte(vw ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, page->pfn, SWP_SOFT_DIRTY);
+	else
+		npte = mk_pte(page->pfn, PTE_YOUNG | PTE_SOFT_DIRTY | (vw ? PTE_WRITE | PTE_DIRTY : 0));
+	ptl_lock(leaf);
+	pte = pte_get(leaf, addr);
+	if (pte_present(pte)) {
+		struct uhmm_page *cur = pfn_to_page(mm->sys, pte_pfn(pte));
+
+		if (!page_is_zero(cur))
+			goto abort;	/* someone faulted a real page in meanwhile: back off */
+	} else if (!pte_none(pte)) {
+		goto abort;
+	}
+	if (atomic_load(&mm->mm_users) <= 0)
+		goto abort;
+	page_get(page);
+	page_add_rmap(page);
+	/* the zero page is not counted in rss, so both cases add one */
+	atomic_fetch_add_explicit(&mm->rss, 1, memory_order_relaxed);
+	pte_set(leaf, addr, npte);
+	ptl_unlock(leaf);
+	return true;
+abort:
+	ptl_unlock(leaf);
+	page->mapping = NULL;
+	page_clear_flag(page, PG_ANON | PG_ANON_EXCLUSIVE);
+	return false;
+}
+
+static void migrate_pages_common(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
+				 unsigned long npages, struct uhmm_migrate_vma *m)
+{
+	struct uhmm_mmu_notifier_range range;
+	bool notified = false;
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct uhmm_page *newp = mpfn_page(sys, dst[i]), *p = mpfn_page(sys, src[i]);
+
+		if (!newp) {
+			src[i] &= ~MPFN_MIGRATE;
+			continue;
+		}
+		if (!p) {
+			unsigned long addr;
+
+			if (!(src[i] & MPFN_MIGRATE))
+				continue;
+			if (!m) {
+				src[i] &= ~MPFN_MIGRATE;
+				continue;
+			}
+			addr = m->start + i * PAGE_SIZE;
+			if (!notified) {
+				notified = true;
+				mn_range_init_owner(&range, UHMM_MMU_NOTIFY_MIGRATE, m->vma->mm, addr, m->end,
+						    m->pgmap_owner);
+				mn_invalidate_range_start(&range);
+			}
+			if (!migrate_vma_insert_page(m, addr, newp))
+				src[i] &= ~MPFN_MIGRATE;
+			continue;
+		}
+		if (!(src[i] & MPFN_MIGRATE))
+			continue;
+		if (page_is_device(newp) && p->mapping && p->mapping->kind != MAPPING_ANON) {
+			/* device memory takes anonymous pages only */
+			src[i] &= ~MPFN_MIGRATE;
+			continue;
+		}
+		/* move the metadata; the driver already copied the data */
+		newp->mapping = p->mapping;
+		newp->index = p->index;
+		page_set_flag(newp, atomic_load(&p->flags) & (PG_ANON | PG_ANON_EXCLUSIVE | PG_DIRTY));
+	}
+	if (notified)
+		mn_invalidate_range_end(&range);
+}
+
+void uhmm_migrate_vma_pages(struct uhmm_migrate_vma *args)
+{
+	if (!args || !args->vma || !args->src || !args->dst)
+		return;
+	migrate_pages_common(args->vma->mm->sys, args->src, args->dst, args->npages, args);
+}
+
+void uhmm_migrate_device_pages(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
+			       unsigned long npages)
+{
+	if (sys && src && dst)
+		migrate_pages_common(sys, src, dst, npages, NULL);
+}
+
+/* ---------------------------------------------------------------- finalize */
+static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
+				    unsigned long npages, struct uhmm_page *fault_page)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct uhmm_page *newp = mpfn_page(sys, dst[i]), *p = mpfn_page(sys, src[i]);
+
+		if (!p) {
+			if (newp) {
+				page_unlock(newp);
+				page_put(newp);
+			}
+			continue;
+		}
+		if (!(src[i] & MPFN_MIGRATE) || !newp) {
+			if (newp) {
+				page_unlock(newp);
+				page_put(newp);
+			}
+			newp = p;
+		}
+		remove_migration_ptes(p, newp);
+		if (p != fault_page)
+			page_unlock(p);
+		page_put(p);
+		if (newp != p) {
+			page_unlock(newp);
+			page_put(newp);
+		}
+	}
+}
+
+void uhmm_migrate_vma_finalize(struct uhmm_migrate_vma *args)
+{
+	if (!args || !args->vma || !args->src || !args->dst)
+		return;
+	migrate_finalize_common(args->vma->mm->sys, args->src, args->dst, args->npages, args->fault_page);
+}
+
+void uhmm_migrate_device_finalize(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
+				  unsigned long npages)
+{
+	if (sys && src && dst)
+		migrate_finalize_common(sys, src, dst, npages, NULL);
+}
+
+/* ------------------------------------------------------- by physical range */
+int uhmm_migrate_device_range(struct uhmm_system *sys, unsigned long *src, unsigned long start_pfn,
+			      unsigned long npages)
+{
+	unsigned long i;
+
+	if (!sys || !src || !npages)
+		return -EINVAL;
+	for (i = 0; i < npages; i++) {
+		struct uhmm_page *p = pfn_to_page(sys, start_pfn + i);
+
+		if (!p || !page_is_device(p))
+			return -EINVAL;
+	}
+	for (i = 0; i < npages; i++) {
+		struct uhmm_page *p = pfn_to_page(sys, start_pfn + i);
+
+		src[i] = 0;
+		if (!page_get_unless_zero(p))
+			continue;	/* free */
+		if (!page_trylock(p)) {
+			page_put(p);
+			continue;
+		}
+		src[i] = uhmm_migrate_pfn(p->pfn) | MPFN_MIGRATE;
+	}
+	migrate_device_unmap(src, npages, NULL, sys);
+	return 0;
+}

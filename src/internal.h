@@ -1,0 +1,366 @@
+/* internal.h - structures shared by src/mm, src/notifier and src/hmm.
+ *
+ * Not installed. The public API is include/uhmm/; everything here may change.
+ *
+ * Lock order (outermost first), as mm/rmap.c lists it in the kernel:
+ *
+ *   driver locks that call into uhmm (dmirror's mutex is never held across a
+ *     call that can invalidate: it is innermost, below everything here)
+ *   mm->mmap_lock                (rwlock; read: faults, hmm, migrate; write: VM calls)
+ *     page lock (PG_LOCKED)      (migration holds src+dst from setup to finalize;
+ *                                 always trylock while holding a PTL or another page lock)
+ *       mapping->lock            (mutex: the VMA list of an anon family / shmem object,
+ *                                 and the shmem page array)
+ *         leaf->ptl              (mutex per leaf page table: its 512 PTEs)
+ *           sys free-list shard locks, page wait-queue bucket locks (leaf locks)
+ *   subscriptions->lock          (notifier state; never held across a callback;
+ *                                 taken inside mmap_lock and PTL-free)
+ *
+ * The notifier SRCU read side is held across callbacks; unregister/exit wait for
+ * it, so nothing that waits for SRCU may be called from a callback.
+ */
+#ifndef UHMM_INTERNAL_H
+#define UHMM_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <uhmm/uhmm.h>
+
+#include "lib/interval_tree.h"
+#include "lib/rbtree.h"
+
+#define PAGE_SHIFT UHMM_PAGE_SHIFT
+#define PAGE_SIZE UHMM_PAGE_SIZE
+#define PAGE_MASK UHMM_PAGE_MASK
+#define PAGE_ALIGNED(x) (((x) & ~PAGE_MASK) == 0)
+#define TASK_SIZE (1UL << 47)	/* user half of a 48-bit address space */
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+#define UHMM_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define UHMM_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Environmental failures (a pthread call failing) and broken rules abort loudly. */
+#define UHMM_BUG(...) uhmm_bug(__FILE__, __LINE__, __VA_ARGS__)
+#define UHMM_BUG_ON(c) do { if (unlikely(c)) UHMM_BUG("BUG_ON(%s)", #c); } while (0)
+#define UHMM_WARN_ON(c) uhmm_warn_on(!!(c), __FILE__, __LINE__, #c)
+__attribute__((noreturn, format(printf, 3, 4))) void uhmm_bug(const char *file, int line, const char *fmt, ...);
+bool uhmm_warn_on(bool cond, const char *file, int line, const char *what);
+#define CHECK_PTHREAD(call) do { int e_ = (call); if (unlikely(e_)) UHMM_BUG("%s: %d", #call, e_); } while (0)
+
+/* Every internal allocation goes through these (failure injection). */
+void *uhmm_malloc(size_t n);
+void *uhmm_calloc(size_t n, size_t sz);
+bool uhmm_should_fail_alloc(void);
+
+/* ------------------------------------------------------------------ pages */
+enum {
+	PG_LOCKED = 1u << 0,
+	PG_WAITERS = 1u << 1,	/* someone sleeps on the page lock: unlock must wake */
+	PG_DIRTY = 1u << 2,
+	PG_ANON = 1u << 3,	/* mapping is an anon family (else shmem or none) */
+	PG_ZONE_DEVICE = 1u << 4,
+	PG_ZERO = 1u << 5,
+	PG_ANON_EXCLUSIVE = 1u << 6,
+};
+
+struct uhmm_mapping;
+
+struct uhmm_page {
+	atomic_int refcount;	/* all references; 0 = free */
+	atomic_int mapcount;	/* present PTEs + device-private entries mapping it */
+	atomic_int pincount;	/* uhmm_pin_user_pages references (also in refcount) */
+	atomic_uint flags;	/* PG_* */
+	/* Written at allocation / migration under the page lock or before publication
+	 * in a PTE; read under PTL or page lock. */
+	struct uhmm_mapping *mapping;
+	unsigned long index;	/* page offset within mapping */
+	struct uhmm_dev_pagemap *pgmap;	/* device pages: constant */
+	void *zone_device_data;
+	struct uhmm_page *free_next;	/* free-list linkage (RAM) */
+	unsigned long pfn;	/* constant */
+	unsigned char *addr;	/* constant: the frame's bytes (NULL for device-private) */
+	struct uhmm_system *sys;	/* constant */
+};
+
+#define NR_FREE_SHARDS 8
+#define PAGE_WAIT_BUCKETS 256
+#define DEV_PFN_BASE (1UL << 36)
+#define DEV_SECTION_SHIFT 16
+#define DEV_NR_SECTIONS 65536
+
+struct uhmm_free_shard {
+	pthread_mutex_t lock;	/* protects head and count */
+	struct uhmm_page *head;
+	unsigned long count;
+} __attribute__((aligned(64)));
+
+struct uhmm_page_waitq {
+	pthread_mutex_t lock;	/* pairs with PG_WAITERS: set under it, woken under it */
+	pthread_cond_t cond;
+} __attribute__((aligned(64)));
+
+struct uhmm_system {
+	unsigned long nr_ram;		/* frames, pfn 0 is the zero page */
+	unsigned char *ram;		/* nr_ram * PAGE_SIZE, one reservation, touched lazily */
+	struct uhmm_page *pages;	/* nr_ram structs */
+	struct uhmm_page *zero_page;
+	atomic_ulong bump;		/* frames never handed out start here */
+	atomic_long ram_used;
+	struct uhmm_free_shard shards[NR_FREE_SHARDS];
+	struct uhmm_page_waitq waitq[PAGE_WAIT_BUCKETS];
+	/* Device frames. dev_lock protects dev_next_section and section publication;
+	 * sections are read lock-free (acquire) by pfn_to_page. */
+	pthread_mutex_t dev_lock;
+	struct uhmm_page *_Atomic *sections;
+	unsigned long dev_next_section;
+	atomic_long dev_pages, dev_pages_used;
+	atomic_long nr_mms;		/* live mm structures (leak report) */
+};
+
+static inline void *page_address(const struct uhmm_page *p) { return p->addr; }
+static inline bool page_is_device(const struct uhmm_page *p) { return atomic_load_explicit(&((struct uhmm_page *)p)->flags, memory_order_relaxed) & PG_ZONE_DEVICE; }
+static inline bool page_is_device_private(const struct uhmm_page *p)
+{
+	return page_is_device(p) && p->pgmap->type == UHMM_MEMORY_DEVICE_PRIVATE;
+}
+static inline bool page_is_device_coherent(const struct uhmm_page *p)
+{
+	return page_is_device(p) && p->pgmap->type == UHMM_MEMORY_DEVICE_COHERENT;
+}
+static inline bool page_is_zero(const struct uhmm_page *p) { return p == p->sys->zero_page; }
+static inline bool page_is_anon(const struct uhmm_page *p)
+{
+	return atomic_load_explicit(&((struct uhmm_page *)p)->flags, memory_order_relaxed) & PG_ANON;
+}
+static inline void page_set_flag(struct uhmm_page *p, unsigned f) { atomic_fetch_or(&p->flags, f); }
+static inline void page_clear_flag(struct uhmm_page *p, unsigned f) { atomic_fetch_and(&p->flags, ~f); }
+static inline bool page_test_flag(const struct uhmm_page *p, unsigned f)
+{
+	return atomic_load_explicit(&((struct uhmm_page *)p)->flags, memory_order_acquire) & f;
+}
+
+struct uhmm_page *pfn_to_page(struct uhmm_system *sys, unsigned long pfn);
+struct uhmm_page *page_alloc(struct uhmm_system *sys);	/* refcount 1, not zeroed */
+void page_get(struct uhmm_page *p);
+bool page_get_unless_zero(struct uhmm_page *p);
+void page_put(struct uhmm_page *p);
+void page_free_ram(struct uhmm_page *p);	/* refcount already 0 */
+void page_free_device(struct uhmm_page *p);	/* refcount already 0: page_free callback */
+bool page_trylock(struct uhmm_page *p);
+void page_lock(struct uhmm_page *p);
+void page_unlock(struct uhmm_page *p);
+void page_wait_unlocked(struct uhmm_page *p);	/* wait until the page lock is free */
+void page_copy(struct uhmm_page *dst, struct uhmm_page *src);	/* RAM/coherent only */
+
+/* ------------------------------------------------------------- page tables */
+/*
+ * A PTE is 64 bits. pte == 0 is "none".
+ *   present: bit 0 set; bits 1.. flags; pfn in bits 12..63.
+ *   non-present: bit 0 clear, type in bits 1..4 (non-zero), bits 5..7 flags,
+ *   pfn in bits 12..63 (the device-private / exclusive / migrating page).
+ * Upper levels hold pointers to the next table; bit 0 of an upper entry is
+ * reserved for a future PMD leaf (2 MiB page), tables are 4 KiB aligned.
+ */
+typedef uint64_t pte_t;
+#define PTE_PRESENT	(1ULL << 0)
+#define PTE_WRITE	(1ULL << 1)
+#define PTE_DIRTY	(1ULL << 2)
+#define PTE_YOUNG	(1ULL << 3)
+#define PTE_SOFT_DIRTY	(1ULL << 4)
+#define PTE_PFN_SHIFT	12
+
+#define SWP_TYPE_SHIFT	1
+#define SWP_TYPE_MASK	(0xFULL << SWP_TYPE_SHIFT)
+#define SWP_SOFT_DIRTY	(1ULL << 5)
+#define SWP_YOUNG	(1ULL << 6)
+#define SWP_DIRTY	(1ULL << 7)
+enum swp_type {
+	SWP_NONE = 0,
+	SWP_DEVICE_READ, SWP_DEVICE_WRITE,
+	SWP_DEVICE_EXCLUSIVE_READ, SWP_DEVICE_EXCLUSIVE_WRITE,
+	SWP_MIGRATION_READ, SWP_MIGRATION_READ_EXCLUSIVE, SWP_MIGRATION_WRITE,
+};
+
+static inline bool pte_none(pte_t p) { return p == 0; }
+static inline bool pte_present(pte_t p) { return p & PTE_PRESENT; }
+static inline unsigned long pte_pfn(pte_t p) { return p >> PTE_PFN_SHIFT; }
+static inline bool pte_write(pte_t p) { return p & PTE_WRITE; }
+static inline pte_t mk_pte(unsigned long pfn, pte_t flags) { return ((pte_t)pfn << PTE_PFN_SHIFT) | PTE_PRESENT | flags; }
+static inline enum swp_type pte_swp_type(pte_t p)
+{
+	return pte_present(p) ? SWP_NONE : (enum swp_type)((p & SWP_TYPE_MASK) >> SWP_TYPE_SHIFT);
+}
+static inline pte_t mk_swp_pte(enum swp_type t, unsigned long pfn, pte_t flags)
+{
+	return ((pte_t)pfn << PTE_PFN_SHIFT) | ((pte_t)t << SWP_TYPE_SHIFT) | flags;
+}
+static inline bool is_device_private_entry(pte_t p) { enum swp_type t = pte_swp_type(p); return t == SWP_DEVICE_READ || t == SWP_DEVICE_WRITE; }
+static inline bool is_device_exclusive_entry(pte_t p) { enum swp_type t = pte_swp_type(p); return t == SWP_DEVICE_EXCLUSIVE_READ || t == SWP_DEVICE_EXCLUSIVE_WRITE; }
+static inline bool is_migration_entry(pte_t p) { enum swp_type t = pte_swp_type(p); return t >= SWP_MIGRATION_READ && t <= SWP_MIGRATION_WRITE; }
+static inline bool is_writable_swp_entry(pte_t p)
+{
+	enum swp_type t = pte_swp_type(p);
+	return t == SWP_DEVICE_WRITE || t == SWP_DEVICE_EXCLUSIVE_WRITE || t == SWP_MIGRATION_WRITE;
+}
+
+#define PT_ENTRIES 512
+#define PT_SHIFT_PGD 39
+#define PT_SHIFT_PUD 30
+#define PT_SHIFT_PMD 21
+#define PMD_SIZE (1UL << PT_SHIFT_PMD)
+
+/* A leaf page table: 512 PTEs and the lock that serialises their updates.
+ * Readers that only need a snapshot (hmm_range_fault) load PTEs without it. */
+struct pt_leaf {
+	_Atomic pte_t pte[PT_ENTRIES];
+	pthread_mutex_t ptl;	/* protects every update of pte[] */
+};
+/* Upper levels: pointers published with release, read with acquire; a table
+ * is never freed before its mm is destroyed, so lock-free walkers are safe. */
+struct pt_dir {
+	_Atomic(uintptr_t) e[PT_ENTRIES];
+};
+
+static inline unsigned pt_index(unsigned long addr, int shift) { return (addr >> shift) & (PT_ENTRIES - 1); }
+static inline unsigned pte_index(unsigned long addr) { return (addr >> PAGE_SHIFT) & (PT_ENTRIES - 1); }
+
+struct uhmm_mm;
+/* The leaf table covering @addr, or NULL (allocate=false) / NULL on -ENOMEM (allocate=true). */
+struct pt_leaf *pt_walk(struct uhmm_mm *mm, unsigned long addr, bool allocate);
+void pt_free_all(struct uhmm_mm *mm);
+static inline pte_t pte_get(struct pt_leaf *l, unsigned long addr)
+{
+	return atomic_load_explicit(&l->pte[pte_index(addr)], memory_order_relaxed);
+}
+static inline void pte_set(struct pt_leaf *l, unsigned long addr, pte_t v)
+{
+	atomic_store_explicit(&l->pte[pte_index(addr)], v, memory_order_relaxed);
+}
+static inline void ptl_lock(struct pt_leaf *l) { CHECK_PTHREAD(pthread_mutex_lock(&l->ptl)); }
+static inline void ptl_unlock(struct pt_leaf *l) { CHECK_PTHREAD(pthread_mutex_unlock(&l->ptl)); }
+
+/* ----------------------------------------------------------- VMAs, mappings */
+#define VM_READ		0x1UL
+#define VM_WRITE	0x2UL
+#define VM_EXEC		0x4UL
+#define VM_SHARED	0x8UL
+#define VM_MIXEDMAP	0x10UL	/* pages inserted by a driver (dmirror mmap): not anonymous */
+#define VM_PROT_MASK	(VM_READ | VM_WRITE | VM_EXEC)
+
+enum mapping_kind { MAPPING_ANON = 1, MAPPING_SHMEM = 2 };
+
+/*
+ * An anon family (the kernel's anon_vma, one per private mapping and its fork
+ * descendants) or a shmem object (a MAP_SHARED|MAP_ANONYMOUS region). It lists
+ * every VMA that may map its pages so the reverse map can find (mm, address)
+ * from (page->mapping, page->index): address = vma->start + (index - vma->pgoff) pages.
+ */
+struct uhmm_mapping {
+	enum mapping_kind kind;
+	atomic_int refcount;		/* VMAs pointing here */
+	pthread_mutex_t lock;		/* protects vmas list and, for shmem, pages[] / nr_pages */
+	struct uhmm_vma *vmas;
+	/* shmem only: the object's pages, indexed by pgoff; each holds one reference. */
+	struct uhmm_page **pages;
+	unsigned long nr_pages;
+};
+
+struct uhmm_vma {
+	struct uhmm_rb_node rb;		/* mm->vma_tree, by start (under mmap_lock write) */
+	struct uhmm_mm *mm;
+	unsigned long start, end;
+	unsigned long flags;		/* VM_* */
+	unsigned long pgoff;		/* anon: start >> PAGE_SHIFT at creation; shmem: offset in object */
+	/* Private anon: NULL until the first page is faulted in (anon_vma_prepare),
+	 * set once under mm->anon_prepare_lock. Shared: the shmem object. */
+	struct uhmm_mapping *_Atomic mapping;
+	struct uhmm_vma *map_next, *map_prev;	/* on mapping->vmas (under mapping->lock) */
+};
+
+static inline bool vma_is_anonymous(const struct uhmm_vma *v) { return !(v->flags & (VM_SHARED | VM_MIXEDMAP)); }
+static inline unsigned long vma_page_index(const struct uhmm_vma *v, unsigned long addr)
+{
+	return v->pgoff + ((addr - v->start) >> PAGE_SHIFT);
+}
+
+/* -------------------------------------------------------------------- mm */
+struct uhmm_mn_subscriptions;
+
+struct uhmm_mm {
+	struct uhmm_system *sys;
+	atomic_int mm_users;		/* address-space users; 0 = exited */
+	atomic_int mm_count;		/* structure references (1 for all users + notifiers) */
+	pthread_rwlock_t mmap_lock;	/* writer-preferring; protects the VMA tree and VMA fields */
+	struct uhmm_rb_root vma_tree;
+	unsigned long nr_vmas;
+	struct pt_dir *pgd;		/* never changes */
+	pthread_mutex_t anon_prepare_lock;	/* serialises vma->mapping creation under mmap read lock */
+	atomic_long rss;
+	/* Notifier state, allocated on the first registration, freed with the mm. */
+	struct uhmm_mn_subscriptions *_Atomic notifier_subscriptions;
+};
+
+void mm_drop(struct uhmm_mm *mm);		/* drop an mm_count reference */
+void mm_grab(struct uhmm_mm *mm);		/* take one */
+
+struct uhmm_vma *find_vma(struct uhmm_mm *mm, unsigned long addr);	/* vma with end > addr, lowest */
+struct uhmm_vma *vma_next(struct uhmm_vma *v);
+struct uhmm_vma *vma_prev(struct uhmm_vma *v);
+struct uhmm_mapping *anon_vma_prepare(struct uhmm_vma *vma);	/* NULL on -ENOMEM */
+void mapping_put(struct uhmm_mapping *m);
+
+/* Faults (mmap lock held for read). Return 0 or -errno; -EAGAIN means "retry the walk". */
+#define FAULT_FLAG_WRITE	0x1
+#define FAULT_FLAG_REMOTE	0x2
+int handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, unsigned int fault_flags);
+
+/* rmap */
+void page_add_rmap(struct uhmm_page *p);
+void page_remove_rmap(struct uhmm_page *p);
+/* Walk every VMA that may map @page; for each (vma, address) call fn. Page locked. */
+typedef bool (*rmap_one_fn)(struct uhmm_page *page, struct uhmm_vma *vma, unsigned long addr, void *arg);
+void rmap_walk(struct uhmm_page *page, rmap_one_fn fn, void *arg);
+
+/* Zap PTEs in [start, end) of vma (no notifier: callers wrap it). */
+void zap_pte_range(struct uhmm_vma *vma, unsigned long start, unsigned long end);
+
+/* ------------------------------------------------------------- notifiers */
+/* Hooks called by the mm. All are cheap no-ops when the mm has no subscriptions. */
+static inline bool mm_has_notifiers(struct uhmm_mm *mm)
+{
+	return atomic_load_explicit(&mm->notifier_subscriptions, memory_order_acquire) != NULL;
+}
+static inline void mn_range_init(struct uhmm_mmu_notifier_range *r, enum uhmm_mmu_notifier_event ev,
+				 struct uhmm_mm *mm, unsigned long start, unsigned long end)
+{
+	r->mm = mm; r->start = start; r->end = end; r->flags = 0; r->event = ev; r->owner = NULL;
+}
+static inline void mn_range_init_owner(struct uhmm_mmu_notifier_range *r, enum uhmm_mmu_notifier_event ev,
+				       struct uhmm_mm *mm, unsigned long start, unsigned long end, void *owner)
+{
+	mn_range_init(r, ev, mm, start, end);
+	r->owner = owner;
+}
+void mn_invalidate_range_start(struct uhmm_mmu_notifier_range *r);	/* blockable, cannot fail */
+void mn_invalidate_range_end(struct uhmm_mmu_notifier_range *r);
+void mn_release(struct uhmm_mm *mm);		/* exit: before unmapping */
+void mn_subscriptions_destroy(struct uhmm_mm *mm);	/* last mm_count */
+
+/* ------------------------------------------------------------- hmm side */
+/* migrate_to_ram path from the CPU fault (src/hmm/device.c). */
+int do_device_private_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, struct pt_leaf *leaf,
+			    pte_t pte, unsigned int fault_flags);
+int do_device_exclusive_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, struct pt_leaf *leaf,
+			      pte_t pte);
+
+#endif

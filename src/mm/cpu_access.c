@@ -1,0 +1,215 @@
+/* cpu_access.c - what a user thread's loads and stores do: walk, fault, copy; and GUP pinning.
+ *
+ * Counterpart of the user-access side of mm/memory.c and of mm/gup.c
+ * (pin_user_pages). Permissions are checked over the whole range before a
+ * byte moves, so a faulting access copies nothing (the SIGSEGV case).
+ */
+#include <string.h>
+
+#include "mm/mm_internal.h"
+
+/* -EFAULT unless every byte of [addr, end) is in a VMA allowing the access. */
+static int check_access(struct uhmm_mm *mm, unsigned long addr, unsigned long end, bool write)
+{
+	while (addr < end) {
+		struct uhmm_vma *v = find_vma(mm, addr);
+
+		if (!v || v->start > addr)
+			return -EFAULT;
+		if (!(v->flags & (write ? VM_WRITE : VM_READ)))
+			return -EFAULT;
+		addr = v->end;
+	}
+	return 0;
+}
+
+/*
+ * Make the PTE at @addr satisfy the access and call @fn on the page under the
+ * PTL (so the page cannot be unmapped and freed meanwhile).
+ */
+typedef void (*page_fn)(struct uhmm_page *p, pte_t pte, void *arg);
+
+static int access_page(struct uhmm_mm *mm, unsigned long addr, bool write, page_fn fn, void *arg)
+{
+	for (;;) {
+		struct pt_leaf *leaf = pt_walk(mm, addr, false);
+		struct uhmm_vma *vma;
+		int r;
+
+		if (leaf) {
+			pte_t pte;
+
+			ptl_lock(leaf);
+			pte = pte_get(leaf, addr);
+			if (pte_present(pte) && (!write || pte_write(pte))) {
+				pte_set(leaf, addr, pte | PTE_YOUNG | (write ? PTE_DIRTY | PTE_SOFT_DIRTY : 0));
+				fn(pfn_to_page(mm->sys, pte_pfn(pte)), pte, arg);
+				ptl_unlock(leaf);
+				return 0;
+			}
+			ptl_unlock(leaf);
+		}
+		vma = uhmm_find_vma(mm, addr);
+		if (!vma)
+			return -EFAULT;
+		r = handle_mm_fault(mm, vma, addr, write ? FAULT_FLAG_WRITE : 0);
+		if (r)
+			return r;
+	}
+}
+
+struct copy_arg {
+	unsigned char *buf;
+	size_t off, len;
+	bool write;
+};
+
+static void copy_fn(struct uhmm_page *p, pte_t pte, void *arg)
+{
+	struct copy_arg *c = arg;
+	unsigned char *kaddr = page_address(p);
+
+	(void)pte;
+	if (c->write)
+		memcpy(kaddr + c->off, c->buf, c->len);
+	else
+		memcpy(c->buf, kaddr + c->off, c->len);
+}
+
+static int cpu_rw(struct uhmm_mm *mm, unsigned long addr, void *buf, size_t len, bool write)
+{
+	unsigned long end = addr + len;
+	unsigned char *b = buf;
+	int r;
+
+	if (!mm || (!buf && len))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (end < addr || end > TASK_SIZE)
+		return -EFAULT;
+	uhmm_mmap_read_lock(mm);
+	r = check_access(mm, addr, end, write);
+	while (!r && addr < end) {
+		unsigned long off = addr & ~PAGE_MASK;
+		struct copy_arg c = { b, off, UHMM_MIN(PAGE_SIZE - off, end - addr), write };
+
+		r = access_page(mm, addr & PAGE_MASK, write, copy_fn, &c);
+		addr += c.len;
+		b += c.len;
+	}
+	uhmm_mmap_read_unlock(mm);
+	return r;
+}
+
+int uhmm_cpu_read(struct uhmm_mm *mm, unsigned long addr, void *buf, size_t len)
+{
+	return cpu_rw(mm, addr, buf, len, false);
+}
+
+int uhmm_cpu_write(struct uhmm_mm *mm, unsigned long addr, const void *buf, size_t len)
+{
+	return cpu_rw(mm, addr, (void *)buf, len, true);
+}
+
+/* ------------------------------------------------------------------ GUP */
+static void pin_fn(struct uhmm_page *p, pte_t pte, void *arg)
+{
+	(void)pte;
+	page_get(p);
+	atomic_fetch_add(&p->pincount, 1);
+	*(struct uhmm_page **)arg = p;
+}
+
+int uhmm_pin_user_pages(struct uhmm_mm *mm, unsigned long addr, unsigned long npages, bool write,
+			struct uhmm_page **pages)
+{
+	unsigned long i, end = addr + npages * PAGE_SIZE;
+	int r;
+
+	if (!mm || !pages || !npages || !PAGE_ALIGNED(addr) || npages > TASK_SIZE / PAGE_SIZE || end < addr)
+		return -EINVAL;
+	uhmm_mmap_read_lock(mm);
+	r = check_access(mm, addr, end, write);
+	for (i = 0; !r && i < npages; i++)
+		r = access_page(mm, addr + i * PAGE_SIZE, write, pin_fn, &pages[i]);
+	uhmm_mmap_read_unlock(mm);
+	if (r && i)
+		uhmm_unpin_user_pages(pages, r ? i - 1 : i);
+	return r;
+}
+
+void uhmm_unpin_user_pages(struct uhmm_page **pages, unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; pages && i < npages; i++) {
+		struct uhmm_page *p = pages[i];
+
+		if (!p)
+			continue;
+		UHMM_BUG_ON(atomic_fetch_sub(&p->pincount, 1) <= 0);
+		if (!page_is_zero(p))
+			page_put(p);
+		else
+			atomic_fetch_sub(&p->refcount, 1);
+	}
+}
+
+/* --------------------------------------------------------------- queries */
+int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_info *info)
+{
+	struct pt_leaf *leaf;
+	struct uhmm_page *p = NULL;
+	pte_t pte = 0;
+
+	if (!mm || !info || addr >= TASK_SIZE)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	uhmm_mmap_read_lock(mm);
+	leaf = pt_walk(mm, addr & PAGE_MASK, false);
+	if (leaf) {
+		ptl_lock(leaf);
+		pte = pte_get(leaf, addr & PAGE_MASK);
+		if (!pte_none(pte)) {
+			p = pfn_to_page(mm->sys, pte_pfn(pte));
+			info->pfn = pte_pfn(pte);
+			if (p) {
+				info->refcount = atomic_load(&p->refcount);
+				info->mapcount = atomic_load(&p->mapcount);
+			}
+		}
+		ptl_unlock(leaf);
+	}
+	uhmm_mmap_read_unlock(mm);
+	if (pte_none(pte)) {
+		info->kind = UHMM_PTE_NONE;
+	} else if (pte_present(pte)) {
+		info->kind = p && page_is_zero(p) ? UHMM_PTE_ZERO : UHMM_PTE_PRESENT;
+		info->write = pte & PTE_WRITE;
+		info->dirty = pte & PTE_DIRTY;
+		info->young = pte & PTE_YOUNG;
+		info->soft_dirty = pte & PTE_SOFT_DIRTY;
+	} else {
+		info->kind = is_device_private_entry(pte) ? UHMM_PTE_DEVICE_PRIVATE
+			     : is_device_exclusive_entry(pte) ? UHMM_PTE_DEVICE_EXCLUSIVE
+							      : UHMM_PTE_MIGRATION;
+		info->write = is_writable_swp_entry(pte);
+		info->soft_dirty = pte & SWP_SOFT_DIRTY;
+		info->young = pte & SWP_YOUNG;
+		info->dirty = pte & SWP_DIRTY;
+	}
+	return 0;
+}
+
+int uhmm_page_soft_dirty(struct uhmm_mm *mm, unsigned long addr)
+{
+	struct uhmm_pte_info info;
+	int r = uhmm_mm_query_pte(mm, addr, &info);
+
+	if (r)
+		return r;
+	if (info.kind == UHMM_PTE_NONE)
+		return -EFAULT;
+	return info.soft_dirty;
+}

@@ -1,0 +1,190 @@
+/* fork.c - uhmm_mm_fork: duplicate an address space, copy-on-write for private memory.
+ *
+ * Counterpart of dup_mmap in kernel/fork.c and copy_page_range /
+ * copy_nonpresent_pte in mm/memory.c. Private (COW) ranges of the parent get
+ * a PROTECTION_PAGE invalidation while their PTEs are write-protected.
+ * Device-private entries become read-only in both processes; migration
+ * entries are copied (read-only); device-exclusive entries are restored to
+ * the parent's PTE first and then copied as ordinary pages.
+ */
+#include <string.h>
+
+#include "mm/mm_internal.h"
+
+/* Restore an exclusive entry to a present PTE (page locked by caller). */
+static pte_t restore_exclusive_locked(struct uhmm_mm *mm, struct pt_leaf *leaf, unsigned long addr, pte_t pte)
+{
+	struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
+	pte_t npte = mk_pte(p->pfn, (pte & SWP_SOFT_DIRTY ? PTE_SOFT_DIRTY : 0) |
+				   (pte_swp_type(pte) == SWP_DEVICE_EXCLUSIVE_WRITE ? PTE_WRITE | PTE_DIRTY : 0));
+
+	page_add_rmap(p);
+	pte_set(leaf, addr, npte);
+	return npte;
+}
+
+/*
+ * Copy one entry. Returns 0 or -ENOMEM (fork fails as in the kernel when an
+ * exclusive page's lock cannot be taken, or memory runs out).
+ */
+static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
+			struct pt_leaf *sl, struct pt_leaf *dl, unsigned long addr, bool cow)
+{
+	pte_t pte = pte_get(sl, addr);
+	struct uhmm_page *p;
+
+	if (pte_none(pte))
+		return 0;
+	p = pfn_to_page(src_mm->sys, pte_pfn(pte));
+	if (!pte_present(pte)) {
+		switch (pte_swp_type(pte)) {
+		case SWP_MIGRATION_WRITE:
+		case SWP_MIGRATION_READ_EXCLUSIVE:
+			if (cow) {
+				pte = (pte & ~SWP_TYPE_MASK) | ((pte_t)SWP_MIGRATION_READ << SWP_TYPE_SHIFT);
+				pte_set(sl, addr, pte);
+			}
+			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
+			atomic_fetch_add(&dst_mm->rss, 1);
+			return 0;
+		case SWP_MIGRATION_READ:
+			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
+			atomic_fetch_add(&dst_mm->rss, 1);
+			return 0;
+		case SWP_DEVICE_WRITE:
+			if (cow) {
+				pte = (pte & ~SWP_TYPE_MASK) | ((pte_t)SWP_DEVICE_READ << SWP_TYPE_SHIFT);
+				pte_set(sl, addr, pte);
+			}
+			/* fallthrough */
+		case SWP_DEVICE_READ:
+			page_get(p);
+			page_add_rmap(p);
+			page_clear_flag(p, PG_ANON_EXCLUSIVE);
+			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
+			atomic_fetch_add(&dst_mm->rss, 1);
+			return 0;
+		case SWP_DEVICE_EXCLUSIVE_READ:
+		case SWP_DEVICE_EXCLUSIVE_WRITE:
+			if (!page_trylock(p))
+				return -ENOMEM;
+			pte = restore_exclusive_locked(src_mm, sl, addr, pte);
+			page_unlock(p);
+			break;	/* now an ordinary present PTE: copy below */
+		default:
+			UHMM_BUG("bad swap PTE %#llx", (unsigned long long)pte);
+		}
+	}
+	if (page_is_zero(p)) {
+		pte_set(dl, addr, pte & ~PTE_SOFT_DIRTY);
+		return 0;
+	}
+	if (cow && atomic_load(&p->pincount) > 0 && page_address(p)) {
+		/* a pinned page must stay the parent's: the child gets its copy now, as the kernel does */
+		struct uhmm_page *np = page_alloc(dst_mm->sys);
+
+		if (!np)
+			return -ENOMEM;
+		page_copy(np, p);
+		np->mapping = p->mapping;
+		np->index = p->index;
+		page_set_flag(np, PG_ANON | PG_ANON_EXCLUSIVE);
+		page_add_rmap(np);
+		pte_set(dl, addr, mk_pte(np->pfn, (pte & (PTE_WRITE | PTE_DIRTY))));
+		atomic_fetch_add(&dst_mm->rss, 1);
+		return 0;
+	}
+	page_get(p);
+	page_add_rmap(p);
+	atomic_fetch_add(&dst_mm->rss, 1);
+	if (cow) {
+		page_clear_flag(p, PG_ANON_EXCLUSIVE);
+		if (pte_write(pte)) {
+			pte &= ~PTE_WRITE;
+			pte_set(sl, addr, pte);
+		}
+	}
+	pte_set(dl, addr, pte & ~(PTE_YOUNG | PTE_SOFT_DIRTY));
+	return 0;
+}
+
+static int copy_page_range(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm, struct uhmm_vma *vma)
+{
+	bool cow = !(vma->flags & VM_SHARED);
+	struct uhmm_mmu_notifier_range range;
+	unsigned long addr = vma->start;
+	int r = 0;
+
+	if (cow && !atomic_load(&vma->mapping))
+		return 0;	/* never faulted: nothing to copy, no notification (as the kernel) */
+	if (cow) {
+		mn_range_init(&range, UHMM_MMU_NOTIFY_PROTECTION_PAGE, src_mm, vma->start, vma->end);
+		mn_invalidate_range_start(&range);
+	}
+	while (!r && addr < vma->end) {
+		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), vma->end);
+		struct pt_leaf *sl = pt_walk(src_mm, addr, false), *dl;
+
+		if (!sl) {
+			addr = next;
+			continue;
+		}
+		dl = pt_walk(dst_mm, addr, true);
+		if (!dl) {
+			r = -ENOMEM;
+			break;
+		}
+		ptl_lock(sl);
+		ptl_lock(dl);	/* a new mm nobody else can see: no ordering issue */
+		for (; !r && addr < next; addr += PAGE_SIZE)
+			r = copy_one_pte(dst_mm, src_mm, sl, dl, addr, cow);
+		ptl_unlock(dl);
+		ptl_unlock(sl);
+	}
+	if (cow)
+		mn_invalidate_range_end(&range);
+	return r;
+}
+
+int uhmm_mm_fork(struct uhmm_mm *parent, struct uhmm_mm **child)
+{
+	struct uhmm_rb_node *node;
+	struct uhmm_mm *mm;
+	int r;
+
+	if (!parent || !child)
+		return -EINVAL;
+	r = uhmm_mm_create(parent->sys, &mm);
+	if (r)
+		return r;
+	uhmm_mmap_write_lock(parent);
+	if (atomic_load(&parent->mm_users) <= 0) {
+		r = -EINVAL;
+		goto out;
+	}
+	for (node = uhmm_rb_first(&parent->vma_tree); node; node = uhmm_rb_next(node)) {
+		struct uhmm_vma *v = uhmm_rb_entry(node, struct uhmm_vma, rb), *nv;
+
+		if (v->flags & VM_MIXEDMAP)
+			continue;	/* driver-inserted pages are not inherited in this model */
+		nv = vma_alloc(mm, v->start, v->end, v->flags, v->pgoff, atomic_load(&v->mapping));
+		if (!nv) {
+			r = -ENOMEM;
+			break;
+		}
+		uhmm_mmap_write_lock(mm);
+		vma_tree_insert(mm, nv);
+		uhmm_mmap_write_unlock(mm);
+		r = copy_page_range(mm, parent, v);
+		if (r)
+			break;
+	}
+out:
+	uhmm_mmap_write_unlock(parent);
+	if (r) {
+		uhmm_mm_put(mm);
+		return r;
+	}
+	*child = mm;
+	return 0;
+}

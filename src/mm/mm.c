@@ -1,0 +1,84 @@
+/* mm.c - address-space lifetime: create, users and structure references, exit, the mmap lock.
+ *
+ * Counterpart of mm_alloc/mmput/mmdrop in kernel/fork.c and exit_mmap in
+ * mm/mmap.c. Two counts, as the kernel: mm_users (the address space; its last
+ * put is exit) and mm_count (the structure; notifiers hold it).
+ */
+#include <string.h>
+
+#include "mm/mm_internal.h"
+
+int uhmm_mm_create(struct uhmm_system *sys, struct uhmm_mm **out)
+{
+	pthread_rwlockattr_t attr;
+	struct uhmm_mm *mm;
+
+	if (!sys || !out)
+		return -EINVAL;
+	mm = uhmm_calloc(1, sizeof(*mm));
+	if (!mm)
+		return -ENOMEM;
+	mm->pgd = uhmm_calloc(1, sizeof(struct pt_dir));
+	if (!mm->pgd) {
+		free(mm);
+		return -ENOMEM;
+	}
+	mm->sys = sys;
+	atomic_store(&mm->mm_users, 1);
+	atomic_store(&mm->mm_count, 1);
+	CHECK_PTHREAD(pthread_rwlockattr_init(&attr));
+	/* glibc's default prefers readers, which starves munmap under a stream of faults */
+	CHECK_PTHREAD(pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP));
+	CHECK_PTHREAD(pthread_rwlock_init(&mm->mmap_lock, &attr));
+	pthread_rwlockattr_destroy(&attr);
+	CHECK_PTHREAD(pthread_mutex_init(&mm->anon_prepare_lock, NULL));
+	atomic_fetch_add(&sys->nr_mms, 1);
+	*out = mm;
+	return 0;
+}
+
+struct uhmm_system *uhmm_mm_system(struct uhmm_mm *mm)
+{
+	return mm ? mm->sys : NULL;
+}
+
+void mm_grab(struct uhmm_mm *mm)
+{
+	atomic_fetch_add_explicit(&mm->mm_count, 1, memory_order_relaxed);
+}
+
+void mm_drop(struct uhmm_mm *mm)
+{
+	if (atomic_fetch_sub_explicit(&mm->mm_count, 1, memory_order_acq_rel) != 1)
+		return;
+	mn_subscriptions_destroy(mm);
+	pthread_rwlock_destroy(&mm->mmap_lock);
+	pthread_mutex_destroy(&mm->anon_prepare_lock);
+	atomic_fetch_sub(&mm->sys->nr_mms, 1);
+	free(mm);
+}
+
+void uhmm_mm_get(struct uhmm_mm *mm)
+{
+	int old = atomic_fetch_add_explicit(&mm->mm_users, 1, memory_order_relaxed);
+
+	UHMM_BUG_ON(old <= 0);
+}
+
+/* Process exit: notifier release first, then every mapping goes (exit_mmap). */
+void uhmm_mm_put(struct uhmm_mm *mm)
+{
+	if (!mm)
+		return;
+	if (atomic_fetch_sub_explicit(&mm->mm_users, 1, memory_order_acq_rel) != 1)
+		return;
+	mn_release(mm);
+	exit_mmap(mm);
+	pt_free_all(mm);
+	mm_drop(mm);
+}
+
+void uhmm_mmap_read_lock(struct uhmm_mm *mm) { CHECK_PTHREAD(pthread_rwlock_rdlock(&mm->mmap_lock)); }
+void uhmm_mmap_read_unlock(struct uhmm_mm *mm) { CHECK_PTHREAD(pthread_rwlock_unlock(&mm->mmap_lock)); }
+void uhmm_mmap_write_lock(struct uhmm_mm *mm) { CHECK_PTHREAD(pthread_rwlock_wrlock(&mm->mmap_lock)); }
+void uhmm_mmap_write_unlock(struct uhmm_mm *mm) { CHECK_PTHREAD(pthread_rwlock_unlock(&mm->mmap_lock)); }

@@ -1,0 +1,306 @@
+/* page_alloc.c - the simulated machine's RAM: frames, their struct uhmm_page, allocation.
+ *
+ * Counterpart of mm/page_alloc.c and the zero page. RAM is one reservation
+ * (MAP_NORESERVE) touched lazily. Free frames sit on sharded free lists so
+ * faulting threads do not share one lock; never-used frames come from a bump
+ * pointer. No per-page malloc. Left out: zones, NUMA, reclaim, swap.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DEFAULT_RAM (256UL << 20)
+#define MIN_RAM_PAGES 16UL
+#define MAX_RAM (64UL << 30)
+
+static unsigned shard_of_thread(void)
+{
+	static _Thread_local unsigned shard_plus_one;
+	static atomic_uint next;
+
+	if (!shard_plus_one)
+		shard_plus_one = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) % NR_FREE_SHARDS + 1;
+	return shard_plus_one - 1;
+}
+
+int uhmm_system_create(const struct uhmm_system_opts *opts, struct uhmm_system **out)
+{
+	size_t ram = opts && opts->ram_bytes ? opts->ram_bytes : DEFAULT_RAM;
+	struct uhmm_system *sys;
+	unsigned long i;
+
+	if (!out)
+		return -EINVAL;
+	ram &= PAGE_MASK;
+	if (ram / PAGE_SIZE < MIN_RAM_PAGES || ram > MAX_RAM)
+		return -EINVAL;
+	sys = uhmm_calloc(1, sizeof(*sys));
+	if (!sys)
+		return -ENOMEM;
+	sys->nr_ram = ram / PAGE_SIZE;
+	sys->ram = mmap(NULL, ram, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sys->ram == MAP_FAILED)
+		goto fail_sys;
+	/* struct pages are touched at init; 72 bytes a frame is small next to the frame. */
+	sys->pages = mmap(NULL, sys->nr_ram * sizeof(struct uhmm_page), PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sys->pages == MAP_FAILED)
+		goto fail_ram;
+	sys->sections = uhmm_calloc(DEV_NR_SECTIONS, sizeof(*sys->sections));
+	if (!sys->sections)
+		goto fail_pages;
+	for (i = 0; i < sys->nr_ram; i++) {
+		struct uhmm_page *p = &sys->pages[i];
+
+		p->pfn = i;
+		p->sys = sys;
+		p->addr = sys->ram + (i << PAGE_SHIFT);
+	}
+	for (i = 0; i < NR_FREE_SHARDS; i++)
+		CHECK_PTHREAD(pthread_mutex_init(&sys->shards[i].lock, NULL));
+	for (i = 0; i < PAGE_WAIT_BUCKETS; i++) {
+		CHECK_PTHREAD(pthread_mutex_init(&sys->waitq[i].lock, NULL));
+		CHECK_PTHREAD(pthread_cond_init(&sys->waitq[i].cond, NULL));
+	}
+	CHECK_PTHREAD(pthread_mutex_init(&sys->dev_lock, NULL));
+	/* pfn 0 is the shared zero page: never freed, never written. */
+	sys->zero_page = &sys->pages[0];
+	atomic_store(&sys->zero_page->refcount, 1);
+	atomic_store(&sys->zero_page->flags, PG_ZERO);
+	atomic_store(&sys->bump, 1);
+	atomic_store(&sys->ram_used, 1);
+	*out = sys;
+	return 0;
+
+fail_pages:
+	munmap(sys->pages, sys->nr_ram * sizeof(struct uhmm_page));
+fail_ram:
+	munmap(sys->ram, ram);
+fail_sys:
+	free(sys);
+	return -ENOMEM;
+}
+
+void uhmm_system_destroy(struct uhmm_system *sys)
+{
+	unsigned long i;
+
+	if (!sys)
+		return;
+	if (atomic_load(&sys->nr_mms))
+		fprintf(stderr, "uhmm: system destroyed with %ld address spaces alive\n", atomic_load(&sys->nr_mms));
+	if (atomic_load(&sys->ram_used) != 1)
+		fprintf(stderr, "uhmm: system destroyed with %ld RAM pages in use\n", atomic_load(&sys->ram_used) - 1);
+	if (atomic_load(&sys->dev_pages))
+		fprintf(stderr, "uhmm: system destroyed with %ld device pages registered\n", atomic_load(&sys->dev_pages));
+	for (i = 0; i < NR_FREE_SHARDS; i++)
+		pthread_mutex_destroy(&sys->shards[i].lock);
+	for (i = 0; i < PAGE_WAIT_BUCKETS; i++) {
+		pthread_mutex_destroy(&sys->waitq[i].lock);
+		pthread_cond_destroy(&sys->waitq[i].cond);
+	}
+	pthread_mutex_destroy(&sys->dev_lock);
+	free(sys->sections);
+	munmap(sys->pages, sys->nr_ram * sizeof(struct uhmm_page));
+	munmap(sys->ram, sys->nr_ram * PAGE_SIZE);
+	free(sys);
+}
+
+int uhmm_system_get_stats(struct uhmm_system *sys, struct uhmm_system_stats *st)
+{
+	if (!sys || !st)
+		return -EINVAL;
+	st->ram_pages = sys->nr_ram;
+	st->used_pages = atomic_load(&sys->ram_used);
+	st->free_pages = sys->nr_ram - st->used_pages;
+	st->device_pages = atomic_load(&sys->dev_pages);
+	st->device_pages_used = atomic_load(&sys->dev_pages_used);
+	return 0;
+}
+
+static struct uhmm_page *shard_pop(struct uhmm_free_shard *s)
+{
+	struct uhmm_page *p;
+
+	CHECK_PTHREAD(pthread_mutex_lock(&s->lock));
+	p = s->head;
+	if (p) {
+		s->head = p->free_next;
+		s->count--;
+	}
+	CHECK_PTHREAD(pthread_mutex_unlock(&s->lock));
+	return p;
+}
+
+struct uhmm_page *page_alloc(struct uhmm_system *sys)
+{
+	unsigned me = shard_of_thread();
+	struct uhmm_page *p;
+	unsigned long pfn;
+	unsigned i;
+
+	if (uhmm_should_fail_alloc())
+		return NULL;
+	p = shard_pop(&sys->shards[me]);
+	if (!p) {
+		pfn = atomic_load_explicit(&sys->bump, memory_order_relaxed);
+		while (pfn < sys->nr_ram &&
+		       !atomic_compare_exchange_weak_explicit(&sys->bump, &pfn, pfn + 1, memory_order_relaxed,
+							      memory_order_relaxed))
+			;
+		if (pfn < sys->nr_ram)
+			p = &sys->pages[pfn];
+	}
+	for (i = 1; !p && i < NR_FREE_SHARDS; i++)
+		p = shard_pop(&sys->shards[(me + i) % NR_FREE_SHARDS]);
+	if (!p)
+		return NULL;
+	p->free_next = NULL;
+	p->mapping = NULL;
+	p->index = 0;
+	atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->mapcount, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->pincount, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->refcount, 1, memory_order_release);
+	atomic_fetch_add_explicit(&sys->ram_used, 1, memory_order_relaxed);
+	return p;
+}
+
+void page_free_ram(struct uhmm_page *p)
+{
+	struct uhmm_system *sys = p->sys;
+	struct uhmm_free_shard *s = &sys->shards[shard_of_thread()];
+
+	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
+	UHMM_BUG_ON(page_test_flag(p, PG_LOCKED));
+	p->mapping = NULL;
+	CHECK_PTHREAD(pthread_mutex_lock(&s->lock));
+	p->free_next = s->head;
+	s->head = p;
+	s->count++;
+	CHECK_PTHREAD(pthread_mutex_unlock(&s->lock));
+	atomic_fetch_sub_explicit(&sys->ram_used, 1, memory_order_relaxed);
+}
+
+void page_get(struct uhmm_page *p)
+{
+	int old = atomic_fetch_add_explicit(&p->refcount, 1, memory_order_relaxed);
+
+	UHMM_BUG_ON(old <= 0);
+}
+
+bool page_get_unless_zero(struct uhmm_page *p)
+{
+	int old = atomic_load_explicit(&p->refcount, memory_order_relaxed);
+
+	while (old > 0)
+		if (atomic_compare_exchange_weak_explicit(&p->refcount, &old, old + 1, memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
+void page_put(struct uhmm_page *p)
+{
+	/* acq_rel: the freeing thread must see every write made under earlier references. */
+	int old = atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel);
+
+	UHMM_BUG_ON(old <= 0);
+	if (old != 1)
+		return;
+	UHMM_BUG_ON(page_is_zero(p));
+	if (page_is_device(p))
+		page_free_device(p);
+	else
+		page_free_ram(p);
+}
+
+void page_copy(struct uhmm_page *dst, struct uhmm_page *src)
+{
+	UHMM_BUG_ON(!dst->addr || !src->addr);
+	memcpy(dst->addr, src->addr, PAGE_SIZE);
+}
+
+struct uhmm_page *pfn_to_page(struct uhmm_system *sys, unsigned long pfn)
+{
+	struct uhmm_page *base;
+
+	if (pfn < sys->nr_ram)
+		return &sys->pages[pfn];
+	if (pfn < DEV_PFN_BASE || ((pfn - DEV_PFN_BASE) >> DEV_SECTION_SHIFT) >= DEV_NR_SECTIONS)
+		return NULL;
+	/* acquire pairs with the release store in memremap: the page structs are initialised. */
+	base = atomic_load_explicit(&sys->sections[(pfn - DEV_PFN_BASE) >> DEV_SECTION_SHIFT], memory_order_acquire);
+	if (!base)
+		return NULL;
+	base += (pfn - DEV_PFN_BASE) & ((1UL << DEV_SECTION_SHIFT) - 1);
+	return base->pfn == pfn ? base : NULL;
+}
+
+/* ---------------------------------------------------------- page lock */
+static struct uhmm_page_waitq *page_waitq(struct uhmm_page *p)
+{
+	return &p->sys->waitq[(p->pfn * 0x9E3779B97F4A7C15ULL) >> 56 & (PAGE_WAIT_BUCKETS - 1)];
+}
+
+bool page_trylock(struct uhmm_page *p)
+{
+	return !(atomic_fetch_or_explicit(&p->flags, PG_LOCKED, memory_order_acquire) & PG_LOCKED);
+}
+
+/*
+ * Sleep until @p is unlocked. PG_WAITERS is set under the bucket lock before
+ * re-testing PG_LOCKED; unlock clears PG_LOCKED and reads PG_WAITERS in one
+ * atomic, so either the waiter sees the page unlocked or the unlocker sees
+ * the waiter and broadcasts under the bucket lock (which the waiter holds
+ * until pthread_cond_wait releases it).
+ */
+void page_wait_unlocked(struct uhmm_page *p)
+{
+	struct uhmm_page_waitq *wq = page_waitq(p);
+
+	CHECK_PTHREAD(pthread_mutex_lock(&wq->lock));
+	while (atomic_fetch_or(&p->flags, PG_WAITERS) & PG_LOCKED)
+		CHECK_PTHREAD(pthread_cond_wait(&wq->cond, &wq->lock));
+	CHECK_PTHREAD(pthread_mutex_unlock(&wq->lock));
+}
+
+void page_lock(struct uhmm_page *p)
+{
+	while (!page_trylock(p))
+		page_wait_unlocked(p);
+}
+
+void page_unlock(struct uhmm_page *p)
+{
+	unsigned old = atomic_fetch_and_explicit(&p->flags, ~(unsigned)(PG_LOCKED | PG_WAITERS), memory_order_release);
+
+	UHMM_BUG_ON(!(old & PG_LOCKED));
+	if (old & PG_WAITERS) {
+		struct uhmm_page_waitq *wq = page_waitq(p);
+
+		CHECK_PTHREAD(pthread_mutex_lock(&wq->lock));
+		CHECK_PTHREAD(pthread_cond_broadcast(&wq->cond));
+		CHECK_PTHREAD(pthread_mutex_unlock(&wq->lock));
+	}
+}
+
+/* ------------------------------------------------------ public accessors */
+struct uhmm_page *uhmm_alloc_page(struct uhmm_system *sys)
+{
+	return sys ? page_alloc(sys) : NULL;
+}
+void uhmm_get_page(struct uhmm_page *page) { page_get(page); }
+void uhmm_put_page(struct uhmm_page *page) { page_put(page); }
+int uhmm_page_refcount(const struct uhmm_page *page) { return atomic_load(&((struct uhmm_page *)page)->refcount); }
+int uhmm_page_mapcount(const struct uhmm_page *page) { return atomic_load(&((struct uhmm_page *)page)->mapcount); }
+void uhmm_lock_page(struct uhmm_page *page) { page_lock(page); }
+bool uhmm_trylock_page(struct uhmm_page *page) { return page_trylock(page); }
+void uhmm_unlock_page(struct uhmm_page *page) { page_unlock(page); }
+bool uhmm_page_locked(const struct uhmm_page *page) { return page_test_flag(page, PG_LOCKED); }
+unsigned long uhmm_page_to_pfn(const struct uhmm_page *page) { return page->pfn; }
+struct uhmm_page *uhmm_pfn_to_page(struct uhmm_system *sys, unsigned long pfn) { return pfn_to_page(sys, pfn); }
+void *uhmm_page_address(const struct uhmm_page *page) { return page_address(page); }
+bool uhmm_is_zero_page(const struct uhmm_page *page) { return page && page_is_zero(page); }

@@ -1,0 +1,375 @@
+/* interval.c - interval notifiers: the per-mm interval tree and its collision-retry sequence.
+ *
+ * Counterpart of the mmu_interval_notifier half of mm/mmu_notifier.c
+ * (mn_itree_*, mmu_interval_notifier_insert/remove, mmu_interval_read_begin).
+ * Left out: nothing of the protocol; lockdep annotations become comments.
+ *
+ * The protocol
+ * ------------
+ * subs->invalidate_seq is a sequence count that many writers (invalidations)
+ * may hold at once. Interval notifiers always store odd values; the global
+ * value is even when idle and starts at 2. active_invalidate_ranges counts
+ * every invalidation between its start and its end (classic and interval:
+ * one counter, see notifier.c). States, all read and changed under subs->lock:
+ *
+ *   idle          active == 0, seq even. Tree and deferred list may change;
+ *                 the deferred list is empty; no invalidate() runs.
+ *   partially     active > 0, seq even. Running invalidations hit no interval
+ *   excluded      (so no invalidate() runs); the tree may still change. An
+ *                 insert now forces seq odd: the new interval is assumed hit.
+ *   fully         active > 0, seq odd. Some running invalidation hit at least
+ *   excluded      one interval. invalidate() callbacks run outside the lock
+ *                 and walk the tree, so the tree is frozen: inserts and
+ *                 removes go on the deferred list.
+ *   (active == 0 with seq odd exists only inside the last end's lock hold,
+ *   which makes seq even and applies the deferred list before unlocking.)
+ *
+ * Operations (under the lock unless marked):
+ *
+ *   op            idle                partially excluded    fully excluded
+ *   ------------  ------------------  --------------------  ------------------------
+ *   start pass    active++; a hit     as idle               active++; cur_seq = seq;
+ *                 makes seq odd                             hits call invalidate()
+ *                                                           unlocked, in tree order
+ *   end pass      -                   active--; at 0 wake   active--; at 0: seq++,
+ *                                                           apply deferred, wake
+ *   insert        sub.seq = seq - 1;  seq |= 1;             sub.seq = seq;
+ *                 insert              sub.seq = seq; insert defer the insert
+ *   remove        erase               erase                 pending insert: drop it;
+ *                                                           else defer the erase and
+ *                                                           sleep until seq != then
+ *   read_begin    return sub.seq      return sub.seq        sleep while sub.seq == seq
+ *
+ * read_begin's subscription value equals the global one exactly when this
+ * interval was invalidated (or inserted) in the current odd epoch, i.e. an
+ * invalidation that may affect it has not ended: then the driver must wait.
+ * Wrap-around is harmless: subscriptions hold odd values, idle global is even.
+ *
+ * The required interleaving (the driver lock is the driver's own mutex; the
+ * callback takes it, read_retry is called under it):
+ *
+ *   invalidation (writer)                 driver fault path (reader)
+ *   -------------------------------       ------------------------------------
+ *                                         s = read_begin(sub)       sub 3, seq 4: s = 3
+ *   start: lock; active++; hit:
+ *          seq = 5; unlock
+ *                                         hmm_range_fault(): old pages
+ *   invalidate(sub, range, 5):
+ *     lock(driver); set_seq(sub, 5)
+ *     zap device PTEs; unlock(driver)
+ *   CPU PTEs change
+ *                                         lock(driver)
+ *                                         read_retry(sub, 3): 5 != 3 -> RETRY  (required)
+ *                                         unlock(driver)
+ *                                         s = read_begin(sub)       5 == seq 5: sleeps
+ *   end: lock; active--; seq = 6;
+ *        wake; unlock                     ... s = 5
+ *                                         hmm_range_fault(): new pages
+ *                                         lock(driver); read_retry(sub, 5) false
+ *                                         program device; unlock(driver)     (correct)
+ *
+ * and if the reader takes the driver lock before the callback does, it finds
+ * read_retry false and programs the old pages - legal, because invalidate()
+ * then waits for the driver lock and zaps them before the CPU PTEs change. The
+ * outcome forbidden in every interleaving: a device mapping of a page the CPU
+ * page table no longer maps, surviving past the invalidate() that covers it.
+ */
+#include "notifier/notifier_internal.h"
+
+static inline struct uhmm_mmu_interval_notifier *itree_sub(struct uhmm_interval_node *n)
+{
+	return container_of(n, struct uhmm_mmu_interval_notifier, interval_tree);
+}
+
+/* ------------------------------------------------------ start and end */
+
+int mn_itree_invalidate_start(struct uhmm_mn_subscriptions *subs, const struct uhmm_mmu_notifier_range *range)
+{
+	bool blockable = uhmm_mmu_notifier_range_blockable(range);
+	struct uhmm_interval_node *node = NULL;
+	unsigned long cur_seq, last = 0;
+
+	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs->active_invalidate_ranges++;
+	if (range->end > range->start) {
+		last = range->end - 1;
+		node = uhmm_interval_iter_first(&subs->itree, range->start, last);
+	}
+	if (node)
+		subs->invalidate_seq |= 1;	/* fully excluded: the tree is frozen */
+	cur_seq = subs->invalidate_seq;
+	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+
+	/*
+	 * Unlocked tree walk: seq is odd and we are counted, so it stays odd
+	 * until at least our own end; inserts and removes meanwhile only touch
+	 * the deferred list. The lock hold above ordered every earlier tree
+	 * change before this walk.
+	 */
+	for (; node; node = uhmm_interval_iter_next(node, range->start, last)) {
+		struct uhmm_mmu_interval_notifier *sub = itree_sub(node);
+
+		if (sub->ops->invalidate(sub, range, cur_seq))
+			continue;
+		if (UHMM_WARN_ON(blockable))
+			continue;	/* only a non-blockable range may fail */
+		mn_invalidate_end_count(subs);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Apply the deferred inserts and removes. Lock held, seq just went even. */
+static void mn_itree_apply_deferred_locked(struct uhmm_mn_subscriptions *subs)
+{
+	struct uhmm_mmu_interval_notifier *sub;
+
+	while ((sub = subs->deferred_list)) {
+		subs->deferred_list = sub->deferred_next;
+		sub->deferred_next = NULL;
+		if (sub->deferred == MN_DEFER_INSERT) {
+			uhmm_interval_insert(&sub->interval_tree, &subs->itree);
+			sub->in_tree = 1;
+		} else {
+			uhmm_interval_remove(&sub->interval_tree, &subs->itree);
+			uhmm_rb_clear_node(&sub->interval_tree.rb);
+			sub->in_tree = 0;
+		}
+		sub->deferred = MN_DEFER_NONE;
+		/* A remover may free @sub as soon as we unlock: no touch after. */
+	}
+}
+
+void mn_invalidate_end_count(struct uhmm_mn_subscriptions *subs)
+{
+	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	UHMM_BUG_ON(subs->active_invalidate_ranges == 0);
+	if (--subs->active_invalidate_ranges == 0) {
+		if (subs->invalidate_seq & 1) {
+			subs->invalidate_seq++;		/* back to even: idle */
+			mn_itree_apply_deferred_locked(subs);
+		}
+		/*
+		 * Broadcast under the lock: once we unlock, a remover or an
+		 * unregister may return and drop the last mm reference, freeing
+		 * subs (the caller's own reference normally prevents that, but
+		 * it costs nothing to not depend on it).
+		 */
+		CHECK_PTHREAD(pthread_cond_broadcast(&subs->wq));
+	}
+	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+}
+
+/* ------------------------------------------------------ insert, remove */
+
+static int mn_itree_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_mm *mm,
+			   unsigned long start, unsigned long last,
+			   const struct uhmm_mmu_interval_notifier_ops *ops)
+{
+	struct uhmm_mn_subscriptions *subs = mn_subscriptions(mm);
+
+	if (atomic_load(&mm->mm_users) <= 0)
+		return -EINVAL;
+	UHMM_BUG_ON(!subs);	/* the itree registration created it */
+
+	sub->interval_tree.start = start;
+	sub->interval_tree.last = last;
+	uhmm_rb_clear_node(&sub->interval_tree.rb);
+	sub->ops = ops;
+	sub->mm = mm;
+	sub->deferred_next = NULL;
+	sub->deferred = MN_DEFER_NONE;
+	sub->in_tree = 0;
+	mm_grab(mm);
+
+	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	if (subs->active_invalidate_ranges) {
+		/*
+		 * Invalidations are running and may or may not cover the new
+		 * range: treat it as hit. Its seq equals the (odd) global one,
+		 * so read_begin waits for all of them to end.
+		 */
+		if (subs->invalidate_seq & 1) {
+			sub->deferred = MN_DEFER_INSERT;	/* tree frozen */
+			sub->deferred_next = subs->deferred_list;
+			subs->deferred_list = sub;
+		} else {
+			subs->invalidate_seq |= 1;
+			uhmm_interval_insert(&sub->interval_tree, &subs->itree);
+			sub->in_tree = 1;
+		}
+		/* Relaxed: read under this lock by read_begin, or lock-free as a
+		 * hint by check_retry. */
+		atomic_store_explicit(&sub->invalidate_seq, subs->invalidate_seq, memory_order_relaxed);
+	} else {
+		UHMM_WARN_ON(subs->invalidate_seq & 1);
+		/* Odd and != the global value: read_begin does not wait. */
+		atomic_store_explicit(&sub->invalidate_seq, subs->invalidate_seq - 1, memory_order_relaxed);
+		uhmm_interval_insert(&sub->interval_tree, &subs->itree);
+		sub->in_tree = 1;
+	}
+	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	return 0;
+}
+
+static bool mn_has_itree(struct uhmm_mm *mm)
+{
+	struct uhmm_mn_subscriptions *subs = mn_subscriptions(mm);
+	bool ret;
+
+	if (!subs)
+		return false;
+	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	ret = subs->has_itree;
+	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	return ret;
+}
+
+static int mn_itree_check_args(struct uhmm_mmu_interval_notifier *sub, struct uhmm_mm *mm,
+			       unsigned long start, unsigned long length,
+			       const struct uhmm_mmu_interval_notifier_ops *ops, unsigned long *last)
+{
+	if (!sub || !mm || !ops || !ops->invalidate)
+		return -EINVAL;
+	if (length == 0 || __builtin_add_overflow(start, length - 1, last))
+		return -EOVERFLOW;
+	return 0;
+}
+
+int uhmm_mmu_interval_notifier_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_mm *mm,
+				      unsigned long start, unsigned long length,
+				      const struct uhmm_mmu_interval_notifier_ops *ops)
+{
+	unsigned long last;
+	int ret;
+
+	ret = mn_itree_check_args(sub, mm, start, length, ops, &last);
+	if (ret)
+		return ret;
+	if (!mn_has_itree(mm)) {
+		/* First interval notifier of this mm: the NULL-subscriber registration. */
+		uhmm_mmap_write_lock(mm);
+		ret = mn_register_itree_locked(mm);
+		uhmm_mmap_write_unlock(mm);
+		if (ret)
+			return ret;
+	}
+	return mn_itree_insert(sub, mm, start, last, ops);
+}
+
+int uhmm_mmu_interval_notifier_insert_locked(struct uhmm_mmu_interval_notifier *sub, struct uhmm_mm *mm,
+					     unsigned long start, unsigned long length,
+					     const struct uhmm_mmu_interval_notifier_ops *ops)
+{
+	unsigned long last;
+	int ret;
+
+	ret = mn_itree_check_args(sub, mm, start, length, ops, &last);
+	if (ret)
+		return ret;
+	if (!mn_has_itree(mm)) {
+		ret = mn_register_itree_locked(mm);	/* caller holds the mmap write lock */
+		if (ret)
+			return ret;
+	}
+	return mn_itree_insert(sub, mm, start, last, ops);
+}
+
+static void mn_deferred_unlink_locked(struct uhmm_mn_subscriptions *subs, struct uhmm_mmu_interval_notifier *sub)
+{
+	struct uhmm_mmu_interval_notifier **pp = &subs->deferred_list;
+
+	while (*pp != sub) {
+		UHMM_BUG_ON(!*pp);
+		pp = &(*pp)->deferred_next;
+	}
+	*pp = sub->deferred_next;
+	sub->deferred_next = NULL;
+	sub->deferred = MN_DEFER_NONE;
+}
+
+void uhmm_mmu_interval_notifier_remove(struct uhmm_mmu_interval_notifier *sub)
+{
+	struct uhmm_mn_subscriptions *subs;
+	unsigned long wait_seq = 0;	/* 0: no wait (a recorded seq is odd) */
+	struct uhmm_mm *mm;
+
+	if (!sub || UHMM_WARN_ON(!sub->mm))
+		return;
+	mm = sub->mm;
+	subs = mn_subscriptions(mm);
+
+	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	if (UHMM_WARN_ON(!sub->in_tree && sub->deferred != MN_DEFER_INSERT) ||
+	    UHMM_WARN_ON(sub->deferred == MN_DEFER_REMOVE)) {
+		/* Not inserted, or removed twice: no reference to drop. */
+		CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+		return;
+	}
+	if (subs->invalidate_seq & 1) {
+		if (!sub->in_tree) {
+			/* Insertion still pending: never in the tree, never called. */
+			mn_deferred_unlink_locked(subs, sub);
+		} else {
+			/* Callbacks may be walking past it: erase at the last end. */
+			sub->deferred = MN_DEFER_REMOVE;
+			sub->deferred_next = subs->deferred_list;
+			subs->deferred_list = sub;
+			wait_seq = subs->invalidate_seq;
+		}
+	} else {
+		/* Even: no invalidate() runs for any interval now. */
+		uhmm_interval_remove(&sub->interval_tree, &subs->itree);
+		uhmm_rb_clear_node(&sub->interval_tree.rb);
+		sub->in_tree = 0;
+	}
+	/*
+	 * The deferred removal happens in the end pass that moves seq past
+	 * wait_seq; after it no callback can run for @sub. Wrap-around cannot
+	 * bring seq back to wait_seq while we sleep in any realistic time.
+	 */
+	while (wait_seq && subs->invalidate_seq == wait_seq)
+		CHECK_PTHREAD(pthread_cond_wait(&subs->wq, &subs->lock));
+	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	mm_drop(mm);	/* may free the mm and subs: last touch */
+}
+
+/* ------------------------------------------------- the driver's side */
+
+unsigned long uhmm_mmu_interval_read_begin(struct uhmm_mmu_interval_notifier *sub)
+{
+	struct uhmm_mn_subscriptions *subs = mn_subscriptions(sub->mm);
+	unsigned long seq;
+
+	/*
+	 * Under the lock: the subscription's seq is compared with the global
+	 * one in one snapshot. Equal means an invalidation that covers @sub
+	 * (or was running when @sub was inserted) has not ended: sleep until
+	 * the epoch ends. A set_seq racing with us (callback running, global
+	 * already odd) is caught later by read_retry under the driver lock.
+	 */
+	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	seq = atomic_load_explicit(&sub->invalidate_seq, memory_order_relaxed);
+	while (seq == subs->invalidate_seq)
+		CHECK_PTHREAD(pthread_cond_wait(&subs->wq, &subs->lock));
+	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	return seq;
+}
+
+bool uhmm_mmu_interval_read_retry(struct uhmm_mmu_interval_notifier *sub, unsigned long seq)
+{
+	/* Relaxed: called under the driver lock that set_seq also holds. */
+	return atomic_load_explicit(&sub->invalidate_seq, memory_order_relaxed) != seq;
+}
+
+bool uhmm_mmu_interval_check_retry(struct uhmm_mmu_interval_notifier *sub, unsigned long seq)
+{
+	/* Relaxed, lock-free: true is reliable, false only a hint. */
+	return atomic_load_explicit(&sub->invalidate_seq, memory_order_relaxed) != seq;
+}
+
+void uhmm_mmu_interval_set_seq(struct uhmm_mmu_interval_notifier *sub, unsigned long cur_seq)
+{
+	/* Relaxed: under the driver lock, which orders it with read_retry. */
+	atomic_store_explicit(&sub->invalidate_seq, cur_seq, memory_order_relaxed);
+}
