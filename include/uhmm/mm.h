@@ -41,6 +41,10 @@ UHMM_API int uhmm_mm_fork(struct uhmm_mm *parent, struct uhmm_mm **child);
  * then every mapping is unmapped under one UNMAP invalidation. The structure
  * itself lives on while notifiers still hold it. */
 UHMM_API void uhmm_mm_get(struct uhmm_mm *mm);
+/* mmget_not_zero: take a user only if the address space has not exited. A
+ * driver holding a notifier (which keeps only the structure) calls this before
+ * touching the address space, and uhmm_mm_put after. */
+UHMM_API bool uhmm_mm_get_not_zero(struct uhmm_mm *mm);
 UHMM_API void uhmm_mm_put(struct uhmm_mm *mm);
 /* Owning system of an address space. */
 UHMM_API struct uhmm_system *uhmm_mm_system(struct uhmm_mm *mm);
@@ -123,6 +127,13 @@ struct uhmm_pte_info {
 	unsigned long pfn;
 	int refcount, mapcount;		/* of the page, when there is one */
 };
+/*
+ * uhmm_mm_count_ptes - walk the page table over [start, end) (page aligned)
+ * and count entries by kind into counts[UHMM_PTE_*] (array of 6). A plain
+ * range walk: tools and the page-table benchmark. Takes the mmap lock for read.
+ */
+UHMM_API int uhmm_mm_count_ptes(struct uhmm_mm *mm, unsigned long start, unsigned long end,
+				unsigned long counts[6]);
 /* Takes the mmap lock for read. 0 or -EINVAL. */
 UHMM_API int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_info *info);
 

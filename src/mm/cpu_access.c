@@ -213,3 +213,39 @@ int uhmm_page_soft_dirty(struct uhmm_mm *mm, unsigned long addr)
 		return -EFAULT;
 	return info.soft_dirty;
 }
+
+int uhmm_mm_count_ptes(struct uhmm_mm *mm, unsigned long start, unsigned long end, unsigned long counts[6])
+{
+	unsigned long addr = start;
+
+	if (!mm || !counts || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || end < start || end > TASK_SIZE)
+		return -EINVAL;
+	memset(counts, 0, 6 * sizeof(*counts));
+	uhmm_mmap_read_lock(mm);
+	while (addr < end) {
+		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), end);
+		struct pt_leaf *leaf = pt_walk(mm, addr, false);
+
+		if (!leaf) {
+			counts[UHMM_PTE_NONE] += (next - addr) >> PAGE_SHIFT;
+			addr = next;
+			continue;
+		}
+		for (; addr < next; addr += PAGE_SIZE) {
+			pte_t pte = pte_get(leaf, addr);
+
+			if (pte_none(pte))
+				counts[UHMM_PTE_NONE]++;
+			else if (pte_present(pte))
+				counts[pte_pfn(pte) == 0 ? UHMM_PTE_ZERO : UHMM_PTE_PRESENT]++;
+			else if (is_device_private_entry(pte))
+				counts[UHMM_PTE_DEVICE_PRIVATE]++;
+			else if (is_device_exclusive_entry(pte))
+				counts[UHMM_PTE_DEVICE_EXCLUSIVE]++;
+			else
+				counts[UHMM_PTE_MIGRATION]++;
+		}
+	}
+	uhmm_mmap_read_unlock(mm);
+	return 0;
+}

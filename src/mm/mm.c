@@ -65,6 +65,17 @@ void uhmm_mm_get(struct uhmm_mm *mm)
 	UHMM_BUG_ON(old <= 0);
 }
 
+bool uhmm_mm_get_not_zero(struct uhmm_mm *mm)
+{
+	int old = mm ? atomic_load_explicit(&mm->mm_users, memory_order_relaxed) : 0;
+
+	while (old > 0)
+		if (atomic_compare_exchange_weak_explicit(&mm->mm_users, &old, old + 1, memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
 /* Process exit: notifier release first, then every mapping goes (exit_mmap). */
 void uhmm_mm_put(struct uhmm_mm *mm)
 {
