@@ -8,6 +8,7 @@
 #include <uhmm/memremap.h>
 #include <uhmm/migrate.h>
 #include <uhmm/hmm.h>
+#include <uhmm/trace.h>
 
 #define UHMM_VERSION_STRING "0.1.0"
 

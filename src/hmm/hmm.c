@@ -6,6 +6,7 @@
  * address; entries below it keep their outputs.
  */
 #include "internal.h"
+#include "lib/trace.h"
 
 #define NEED_FAULT 1u
 #define NEED_WRITE_FAULT 2u
@@ -181,11 +182,15 @@ int uhmm_range_fault(struct uhmm_range *range)
 	w.range = range;
 	w.last = range->start;
 	w.may_fault = (range->default_flags | range->pfn_flags_mask) & UHMM_PFN_REQ_FAULT;
+	TRACE_BEGIN("hmm", "hmm_range_fault", mm, range->start, range->end);
 	do {
 		/* a collided sequence sends the caller back to read_begin */
-		if (uhmm_mmu_interval_check_retry(range->notifier, range->notifier_seq))
-			return -EBUSY;
+		if (uhmm_mmu_interval_check_retry(range->notifier, range->notifier_seq)) {
+			r = -EBUSY;
+			break;
+		}
 		r = hmm_walk_range(&w, mm);
 	} while (r == HMM_REWALK);
+	TRACE_END("hmm", "hmm_range_fault", mm, r);
 	return r;
 }

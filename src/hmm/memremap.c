@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "lib/trace.h"
 
 /* uhmm's private part of a dev_pagemap. */
 struct pgmap_priv {
@@ -142,7 +143,10 @@ void uhmm_zone_device_page_init(struct uhmm_page *page)
 	atomic_store(&page->mapcount, 0);
 	atomic_store(&page->pincount, 0);
 	atomic_fetch_add(&pv->in_use, 1);
-	atomic_fetch_add(&page->sys->dev_pages_used, 1);
+	if (trace_on())
+		trace_counter("device_pages_in_use", atomic_fetch_add(&page->sys->dev_pages_used, 1) + 1, page->pgmap->owner);
+	else
+		atomic_fetch_add(&page->sys->dev_pages_used, 1);
 	atomic_store_explicit(&page->refcount, 1, memory_order_release);
 	UHMM_BUG_ON(!page_trylock(page));
 }
@@ -158,7 +162,10 @@ void page_free_device(struct uhmm_page *p)
 	/* a stale mapping would mislead the next migration that uses this page */
 	p->mapping = NULL;
 	pgmap->ops->page_free(p);
-	atomic_fetch_sub(&p->sys->dev_pages_used, 1);
+	if (trace_on())
+		trace_counter("device_pages_in_use", atomic_fetch_sub(&p->sys->dev_pages_used, 1) - 1, pgmap->owner);
+	else
+		atomic_fetch_sub(&p->sys->dev_pages_used, 1);
 	if (atomic_fetch_sub(&pv->in_use, 1) == 1 && atomic_load(&pv->dying)) {
 		CHECK_PTHREAD(pthread_mutex_lock(&pv->lock));
 		CHECK_PTHREAD(pthread_cond_broadcast(&pv->idle));

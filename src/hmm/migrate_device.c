@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "lib/trace.h"
 
 #define MPFN_VALID UHMM_MIGRATE_PFN_VALID
 #define MPFN_MIGRATE UHMM_MIGRATE_PFN_MIGRATE
@@ -280,9 +281,11 @@ int uhmm_migrate_vma_setup(struct uhmm_migrate_vma *args)
 	memset(args->dst, 0, nr * sizeof(*args->dst));
 	args->cpages = 0;
 	args->npages = 0;
+	TRACE_BEGIN("migrate", "migrate_vma_setup", vma->mm, args->start, args->end);
 	migrate_vma_collect(args);
 	if (args->cpages)
 		args->cpages = migrate_device_unmap(args->src, args->npages, args->fault_page, vma->mm->sys);
+	TRACE_END("migrate", "migrate_vma_setup", vma->mm, (long)args->cpages);
 	return 0;
 }
 
@@ -392,7 +395,9 @@ void uhmm_migrate_vma_pages(struct uhmm_migrate_vma *args)
 {
 	if (!args || !args->vma || !args->src || !args->dst)
 		return;
+	TRACE_BEGIN("migrate", "migrate_vma_pages", args->vma->mm, args->start, args->end);
 	migrate_pages_common(args->vma->mm->sys, args->src, args->dst, args->npages, args);
+	TRACE_END("migrate", "migrate_vma_pages", args->vma->mm, 0);
 }
 
 void uhmm_migrate_device_pages(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
@@ -440,7 +445,9 @@ void uhmm_migrate_vma_finalize(struct uhmm_migrate_vma *args)
 {
 	if (!args || !args->vma || !args->src || !args->dst)
 		return;
+	TRACE_BEGIN("migrate", "migrate_vma_finalize", args->vma->mm, args->start, args->end);
 	migrate_finalize_common(args->vma->mm->sys, args->src, args->dst, args->npages, args->fault_page);
+	TRACE_END("migrate", "migrate_vma_finalize", args->vma->mm, 0);
 }
 
 void uhmm_migrate_device_finalize(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,

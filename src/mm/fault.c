@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "lib/trace.h"
 #include "mm/mm_internal.h"
 
 static pte_t new_pte_flags(struct uhmm_vma *vma, bool write)
@@ -186,7 +187,22 @@ static int migration_entry_wait(struct uhmm_mm *mm, struct pt_leaf *leaf, unsign
 	return 0;
 }
 
+static int do_handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, unsigned int fault_flags);
+
 int handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, unsigned int fault_flags)
+{
+	int r;
+
+	if (!trace_on())
+		return do_handle_mm_fault(mm, vma, addr, fault_flags);
+	trace_span(UHMM_TRACE_BEGIN, "mm", "cpu_fault", mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE,
+		   fault_flags);
+	r = do_handle_mm_fault(mm, vma, addr, fault_flags);
+	trace_span(UHMM_TRACE_END, "mm", "cpu_fault", mm, 0, 0, r);
+	return r;
+}
+
+static int do_handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, unsigned int fault_flags)
 {
 	bool write = fault_flags & FAULT_FLAG_WRITE;
 	struct pt_leaf *leaf;

@@ -7,6 +7,7 @@
  */
 #include <limits.h>
 
+#include "lib/trace.h"
 #include "notifier/notifier_internal.h"
 
 static const char *const mn_event_names[UHMM_MMU_NOTIFY_NR_EVENTS] = {
@@ -282,6 +283,8 @@ static int mn_invalidate_start(struct uhmm_mmu_notifier_range *range)
 	int ret;
 
 	range->flags &= ~UHMM_RANGE_STARTED_;
+	if (trace_on())
+		trace_invalidate(range);
 	subs = mn_subscriptions(range->mm);
 	if (!subs)
 		return 0;	/* fast path: nobody to tell, end will see no STARTED */
