@@ -12,6 +12,7 @@
  *       mapping->lock            (mutex: the VMA list of an anon family / shmem object,
  *                                 and the shmem page array)
  *         leaf->ptl              (mutex per leaf page table: its 512 PTEs)
+ *                                 (two of one mm - mremap - lower table address first)
  *           sys free-list shard locks, page wait-queue bucket locks (leaf locks)
  *   subscriptions->lock          (notifier state; never held across a callback;
  *                                 taken inside mmap_lock and PTL-free)
@@ -237,7 +238,7 @@ static inline unsigned pte_index(unsigned long addr) { return (addr >> PAGE_SHIF
 struct uhmm_mm;
 /* The leaf table covering @addr, or NULL (allocate=false) / NULL on -ENOMEM (allocate=true). */
 struct pt_leaf *pt_walk(struct uhmm_mm *mm, unsigned long addr, bool allocate);
-void pt_free_all(struct uhmm_mm *mm);
+void pt_free_all(struct uhmm_mm *mm);	/* exit: empty the pgd, free every table below it */
 static inline pte_t pte_get(struct pt_leaf *l, unsigned long addr)
 {
 	return atomic_load_explicit(&l->pte[pte_index(addr)], memory_order_relaxed);
@@ -248,6 +249,9 @@ static inline void pte_set(struct pt_leaf *l, unsigned long addr, pte_t v)
 }
 static inline void ptl_lock(struct pt_leaf *l) { CHECK_PTHREAD(pthread_mutex_lock(&l->ptl)); }
 static inline void ptl_unlock(struct pt_leaf *l) { CHECK_PTHREAD(pthread_mutex_unlock(&l->ptl)); }
+/* A migration entry for @p is in @leaf (PTL held): sleep until @p is unlocked, holding no
+ * reference; drops the PTL. Returns after one wakeup: the caller retries. */
+void migration_entry_wait_on_locked(struct uhmm_page *p, struct pt_leaf *leaf);
 
 /* ----------------------------------------------------------- VMAs, mappings */
 #define VM_READ		0x1UL
@@ -318,6 +322,8 @@ struct uhmm_vma *vma_next(struct uhmm_vma *v);
 struct uhmm_vma *vma_prev(struct uhmm_vma *v);
 struct uhmm_mapping *anon_vma_prepare(struct uhmm_vma *vma);	/* NULL on -ENOMEM */
 void mapping_put(struct uhmm_mapping *m);
+/* Take and drop every mapping lock of @mm's VMAs: rmap walks in flight finish. mmap write lock held. */
+void mm_sync_rmap_walkers(struct uhmm_mm *mm);
 
 /* Faults (mmap lock held for read). Return 0 or -errno; -EAGAIN means "retry the walk". */
 #define FAULT_FLAG_WRITE	0x1

@@ -290,3 +290,17 @@ struct uhmm_vma *vma_try_merge(struct uhmm_mm *mm, struct uhmm_vma *v)
 	}
 	return v;
 }
+
+void mm_sync_rmap_walkers(struct uhmm_mm *mm)
+{
+	struct uhmm_rb_node *node;
+
+	for (node = uhmm_rb_first(&mm->vma_tree); node; node = uhmm_rb_next(node)) {
+		struct uhmm_mapping *m = atomic_load(&uhmm_rb_entry(node, struct uhmm_vma, rb)->mapping);
+
+		if (m) {
+			CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
+			CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+		}
+	}
+}

@@ -54,6 +54,15 @@ struct uhmm_mn_subscriptions *mn_get_subscriptions_locked(struct uhmm_mm *mm)
 	 * is visible to whoever sees the pointer. Serialised against another
 	 * allocation by the mmap write lock. */
 	atomic_store_explicit(&mm->notifier_subscriptions, subs, memory_order_release);
+	/*
+	 * An invalidation that started before the pointer was published told
+	 * nobody and will end telling nobody - unless the registration below
+	 * links a subscriber in between. The mm's own paths are excluded by the
+	 * mmap write lock; rmap walks driven from other address spaces hold
+	 * mapping locks across their start..end, so wait them out (the kernel's
+	 * mm_take_all_locks does this job).
+	 */
+	mm_sync_rmap_walkers(mm);
 	return subs;
 }
 
