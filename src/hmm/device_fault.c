@@ -15,15 +15,24 @@ int do_device_private_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned l
 	struct uhmm_vm_fault vmf;
 	int r;
 
-	if (!page_get_unless_zero(p)) {
-		ptl_unlock(leaf);
-		return 0;
-	}
+	/*
+	 * Lock first, reference second, as the kernel (~6.15): a waiter holding a
+	 * reference would fail the lock holder's reference check in
+	 * migrate_vma_setup, so the holder's migrate_to_ram would move nothing and
+	 * every faulting thread would retry forever. The wait holds no reference,
+	 * so it must not touch @p once the PTL is dropped: the page can then be
+	 * freed and its pgmap memunmapped (driver eviction), unmapping the struct
+	 * page itself. migration_entry_wait_on_locked joins the wait queue under
+	 * the PTL and never looks at @p after waking.
+	 */
 	if (!page_trylock(p)) {
 		/* a migration of this page is under way: wait for it, then retry */
+		migration_entry_wait_on_locked(p, leaf);	/* drops the PTL */
+		return 0;
+	}
+	if (!page_get_unless_zero(p)) {
+		page_unlock(p);
 		ptl_unlock(leaf);
-		page_wait_unlocked(p);
-		page_put(p);
 		return 0;
 	}
 	ptl_unlock(leaf);

@@ -89,9 +89,25 @@ static int walk_ptes(struct hmm_walk *w, struct uhmm_mm *mm, struct uhmm_vma *vm
 		} else if (pte_none(pte)) {
 			cpu = out = 0;
 		} else if (is_device_private_entry(pte)) {
-			struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
+			struct uhmm_page *p;
+			bool owned;
 
-			if (p && range->dev_private_owner && p->pgmap->owner == range->dev_private_owner) {
+			/*
+			 * The owner lives in the page's pgmap. A lockless read may be
+			 * stale, and a stale entry's page may be gone with its pgmap
+			 * (driver eviction then memunmap): look under the PTL, where a
+			 * current entry holds the page and so the pgmap.
+			 */
+			ptl_lock(leaf);
+			if (pte_get(leaf, addr) != pte) {
+				ptl_unlock(leaf);
+				w->last = addr;
+				return HMM_REWALK;
+			}
+			p = pfn_to_page(mm->sys, pte_pfn(pte));
+			owned = p && range->dev_private_owner && p->pgmap->owner == range->dev_private_owner;
+			ptl_unlock(leaf);
+			if (owned) {
 				/* reported with its current permission, whatever was requested */
 				*pfns = pte_pfn(pte) | UHMM_PFN_VALID |
 					(is_writable_swp_entry(pte) ? UHMM_PFN_WRITE : 0);
@@ -100,12 +116,17 @@ static int walk_ptes(struct hmm_walk *w, struct uhmm_mm *mm, struct uhmm_vma *vm
 			cpu = out = 0;
 		} else if (is_migration_entry(pte)) {
 			if (need_fault(w, *pfns, 0)) {
-				struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
+				struct uhmm_page *p = NULL;
 
-				if (p && page_get_unless_zero(p)) {
-					page_wait_unlocked(p);
-					page_put(p);
-				}
+				/* as a CPU fault: under the PTL, holding no reference while asleep;
+				 * the page is looked up only once the entry is known current */
+				ptl_lock(leaf);
+				if (pte_get(leaf, addr) == pte)
+					p = pfn_to_page(mm->sys, pte_pfn(pte));
+				if (p)
+					migration_entry_wait_on_locked(p, leaf);
+				else
+					ptl_unlock(leaf);
 				w->last = addr;
 				return HMM_REWALK;
 			}

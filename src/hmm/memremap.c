@@ -151,6 +151,18 @@ void uhmm_zone_device_page_init(struct uhmm_page *page)
 	UHMM_BUG_ON(!page_trylock(page));
 }
 
+/* Decrement *v unless that would take it to 0. Release: pairs with memunmap's load. */
+static bool in_use_dec_unless_last(atomic_long *v)
+{
+	long old = atomic_load_explicit(v, memory_order_relaxed);
+
+	while (old > 1)
+		if (atomic_compare_exchange_weak_explicit(v, &old, old - 1, memory_order_release,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
 /* refcount reached 0: hand the page back to its driver, as free_zone_device_page. */
 void page_free_device(struct uhmm_page *p)
 {
@@ -166,9 +178,16 @@ void page_free_device(struct uhmm_page *p)
 		trace_counter("device_pages_in_use", atomic_fetch_sub(&p->sys->dev_pages_used, 1) - 1, pgmap->owner);
 	else
 		atomic_fetch_sub(&p->sys->dev_pages_used, 1);
-	if (atomic_fetch_sub(&pv->in_use, 1) == 1 && atomic_load(&pv->dying)) {
+	/*
+	 * The last page out makes in_use 0 under pv->lock: memunmap checks in_use
+	 * under that lock and then frees pv, so this thread must be done with pv
+	 * (the dying test, the broadcast) before memunmap can see 0. Any other
+	 * page only decrements, leaving in_use > 0, and never touches pv again.
+	 */
+	if (!in_use_dec_unless_last(&pv->in_use)) {
 		CHECK_PTHREAD(pthread_mutex_lock(&pv->lock));
-		CHECK_PTHREAD(pthread_cond_broadcast(&pv->idle));
+		if (atomic_fetch_sub(&pv->in_use, 1) == 1 && atomic_load(&pv->dying))
+			CHECK_PTHREAD(pthread_cond_broadcast(&pv->idle));
 		CHECK_PTHREAD(pthread_mutex_unlock(&pv->lock));
 	}
 }

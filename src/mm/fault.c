@@ -172,18 +172,16 @@ static int do_wp_page(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long ad
 	return 0;
 }
 
-/* A migration entry: wait until the migrating page is unlocked, then let the caller retry. */
+/* A migration entry (PTL held): wait until the migrating page is unlocked, then let the caller retry. */
 static int migration_entry_wait(struct uhmm_mm *mm, struct pt_leaf *leaf, unsigned long addr, pte_t pte)
 {
 	struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
-	bool got = p && page_get_unless_zero(p);
 
-	ptl_unlock(leaf);
-	if (got) {
-		page_wait_unlocked(p);
-		page_put(p);
-	}
 	(void)addr;
+	if (p)
+		migration_entry_wait_on_locked(p, leaf);	/* drops the PTL */
+	else
+		ptl_unlock(leaf);
 	return 0;
 }
 

@@ -55,6 +55,7 @@ void mm_drop(struct uhmm_mm *mm)
 	pthread_rwlock_destroy(&mm->mmap_lock);
 	pthread_mutex_destroy(&mm->anon_prepare_lock);
 	atomic_fetch_sub(&mm->sys->nr_mms, 1);
+	free(mm->pgd);	/* emptied at exit */
 	free(mm);
 }
 
@@ -85,7 +86,6 @@ void uhmm_mm_put(struct uhmm_mm *mm)
 		return;
 	mn_release(mm);
 	exit_mmap(mm);
-	pt_free_all(mm);
 	mm_drop(mm);
 }
 

@@ -125,6 +125,7 @@ void exit_mmap(struct uhmm_mm *mm)
 			unmap_vma_range(mm, uhmm_rb_entry(node, struct uhmm_vma, rb));
 		mn_invalidate_range_end(&range);
 	}
+	pt_free_all(mm);	/* free_pgtables: under the lock, walkers hold it for read */
 	uhmm_mmap_write_unlock(mm);
 }
 

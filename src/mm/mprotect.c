@@ -149,22 +149,28 @@ static void clear_soft_dirty_range(struct uhmm_vma *vma)
 	}
 }
 
+/*
+ * As clear_refs_write: one SOFT_DIRTY invalidation over the whole address
+ * space, [0, ULONG_MAX), around the walk of every VMA (not one per VMA).
+ */
 int uhmm_clear_soft_dirty(struct uhmm_mm *mm)
 {
+	struct uhmm_mmu_notifier_range range;
 	struct uhmm_rb_node *node;
 
 	if (!mm)
 		return -EINVAL;
 	uhmm_mmap_write_lock(mm);
-	for (node = uhmm_rb_first(&mm->vma_tree); node; node = uhmm_rb_next(node)) {
-		struct uhmm_vma *v = uhmm_rb_entry(node, struct uhmm_vma, rb);
-		struct uhmm_mmu_notifier_range range;
-
-		mn_range_init(&range, UHMM_MMU_NOTIFY_SOFT_DIRTY, mm, v->start, v->end);
-		mn_invalidate_range_start(&range);
-		clear_soft_dirty_range(v);
-		mn_invalidate_range_end(&range);
+	if (atomic_load(&mm->mm_users) <= 0) {
+		/* exited (the structure lives on for its notifiers): nothing to clear */
+		uhmm_mmap_write_unlock(mm);
+		return -EINVAL;
 	}
+	mn_range_init(&range, UHMM_MMU_NOTIFY_SOFT_DIRTY, mm, 0, ~0UL);
+	mn_invalidate_range_start(&range);
+	for (node = uhmm_rb_first(&mm->vma_tree); node; node = uhmm_rb_next(node))
+		clear_soft_dirty_range(uhmm_rb_entry(node, struct uhmm_vma, rb));
+	mn_invalidate_range_end(&range);
 	uhmm_mmap_write_unlock(mm);
 	return 0;
 }

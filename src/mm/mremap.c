@@ -18,16 +18,20 @@ static void move_page_tables(struct uhmm_mm *mm, unsigned long old, unsigned lon
 	mn_range_init(&range, UHMM_MMU_NOTIFY_UNMAP, mm, old, old + len);
 	mn_invalidate_range_start(&range);
 	for (i = 0; i < len; i += PAGE_SIZE) {
-		struct pt_leaf *src = pt_walk(mm, old + i, false), *dst;
+		struct pt_leaf *src = pt_walk(mm, old + i, false), *dst, *first;
 		pte_t pte;
 
 		if (!src || pte_none(pte_get(src, old + i)))
 			continue;
 		/* the destination table was allocated by the caller before anything moved */
 		dst = pt_walk(mm, new + i, false);
-		ptl_lock(src);
+		/* Two PTLs of one mm: lower table first, whichever way the move goes
+		 * (the kernel's spin_lock_nested; the mmap write lock excludes
+		 * another mover, this keeps the order one order). */
+		first = (uintptr_t)src < (uintptr_t)dst ? src : dst;
+		ptl_lock(first);
 		if (dst != src)
-			ptl_lock(dst);
+			ptl_lock(first == src ? dst : src);
 		pte = pte_get(src, old + i);
 		pte_set(src, old + i, 0);
 		pte_set(dst, new + i, pte);

@@ -235,6 +235,9 @@ struct uhmm_page *pfn_to_page(struct uhmm_system *sys, unsigned long pfn)
 	base = atomic_load_explicit(&sys->sections[(pfn - DEV_PFN_BASE) >> DEV_SECTION_SHIFT], memory_order_acquire);
 	if (!base)
 		return NULL;
+	/* a region's last section is only partly backed: bound by the region, never read past it */
+	if (pfn - base->pgmap->pfn_first >= base->pgmap->nr_pages)
+		return NULL;
 	base += (pfn - DEV_PFN_BASE) & ((1UL << DEV_SECTION_SHIFT) - 1);
 	return base->pfn == pfn ? base : NULL;
 }
@@ -264,6 +267,33 @@ void page_wait_unlocked(struct uhmm_page *p)
 	CHECK_PTHREAD(pthread_mutex_lock(&wq->lock));
 	while (atomic_fetch_or(&p->flags, PG_WAITERS) & PG_LOCKED)
 		CHECK_PTHREAD(pthread_cond_wait(&wq->cond, &wq->lock));
+	CHECK_PTHREAD(pthread_mutex_unlock(&wq->lock));
+}
+
+/*
+ * migration_entry_wait_on_locked, as the kernel's: wait for a migrating page
+ * without taking a reference. A sleeper's reference would make the page look
+ * pinned to the migration's reference check, which then gives up on it. No
+ * reference is needed: while the PTL is held and the migration entry is in
+ * place the migration holds the page; we join the wait queue (PG_WAITERS set
+ * under the bucket lock, which nests inside the PTL) before dropping the PTL,
+ * and after waking we never touch @p again, since by then it may be freed (a
+ * device page's pgmap even unmapped). So one wakeup, spurious or another
+ * page's, ends the wait and the caller retries the access.
+ */
+void migration_entry_wait_on_locked(struct uhmm_page *p, struct pt_leaf *leaf)
+{
+	struct uhmm_page_waitq *wq = page_waitq(p);
+
+	CHECK_PTHREAD(pthread_mutex_lock(&wq->lock));
+	if (!(atomic_fetch_or(&p->flags, PG_WAITERS) & PG_LOCKED)) {
+		CHECK_PTHREAD(pthread_mutex_unlock(&wq->lock));
+		ptl_unlock(leaf);
+		return;
+	}
+	ptl_unlock(leaf);
+	/* PG_WAITERS is set and we hold the bucket lock: page_unlock's broadcast cannot be missed */
+	CHECK_PTHREAD(pthread_cond_wait(&wq->cond, &wq->lock));
 	CHECK_PTHREAD(pthread_mutex_unlock(&wq->lock));
 }
 

@@ -76,8 +76,22 @@ static void free_level(struct pt_dir *dir, int level)
 	free(dir);
 }
 
+/*
+ * Exit (mmap lock held for write): free every table below the pgd and empty
+ * it, so a walk of the exited address space - its structure lives on while
+ * notifiers hold it - finds nothing. The pgd itself goes with the structure
+ * (mm_drop), as the kernel frees it in __mmdrop.
+ */
 void pt_free_all(struct uhmm_mm *mm)
 {
-	free_level(mm->pgd, 4);
-	mm->pgd = NULL;
+	unsigned i;
+
+	for (i = 0; i < PT_ENTRIES; i++) {
+		void *child = (void *)atomic_load_explicit(&mm->pgd->e[i], memory_order_relaxed);
+
+		if (!child)
+			continue;
+		atomic_store_explicit(&mm->pgd->e[i], 0, memory_order_relaxed);
+		free_level(child, 3);
+	}
 }
