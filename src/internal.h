@@ -34,6 +34,7 @@
 #include <uhmm/uhmm.h>
 
 #include "lib/interval_tree.h"
+#include "lib/lockdep.h"
 #include "lib/rbtree.h"
 
 #define PAGE_SHIFT UHMM_PAGE_SHIFT
@@ -247,8 +248,19 @@ static inline void pte_set(struct pt_leaf *l, unsigned long addr, pte_t v)
 {
 	atomic_store_explicit(&l->pte[pte_index(addr)], v, memory_order_relaxed);
 }
-static inline void ptl_lock(struct pt_leaf *l) { CHECK_PTHREAD(pthread_mutex_lock(&l->ptl)); }
-static inline void ptl_unlock(struct pt_leaf *l) { CHECK_PTHREAD(pthread_mutex_unlock(&l->ptl)); }
+static inline void ptl_lock_at(struct pt_leaf *l, bool nested, const char *file, int line)
+{
+	lockdep_acquire(LR_PTL, nested, file, line);
+	CHECK_PTHREAD(pthread_mutex_lock(&l->ptl));
+}
+#define ptl_lock(l) ptl_lock_at(l, false, __FILE__, __LINE__)
+/* a second PTL of another table (fork: the child's; mremap: the destination) */
+#define ptl_lock_nested(l) ptl_lock_at(l, true, __FILE__, __LINE__)
+static inline void ptl_unlock(struct pt_leaf *l)
+{
+	CHECK_PTHREAD(pthread_mutex_unlock(&l->ptl));
+	lockdep_release(LR_PTL);
+}
 /* A migration entry for @p is in @leaf (PTL held): sleep until @p is unlocked, holding no
  * reference; drops the PTL. Returns after one wakeup: the caller retries. */
 void migration_entry_wait_on_locked(struct uhmm_page *p, struct pt_leaf *leaf);
@@ -290,6 +302,18 @@ struct uhmm_vma {
 	struct uhmm_mapping *_Atomic mapping;
 	struct uhmm_vma *map_next, *map_prev;	/* on mapping->vmas (under mapping->lock) */
 };
+
+static inline void mapping_lock_at(struct uhmm_mapping *m, const char *file, int line)
+{
+	lockdep_acquire(LR_MAPPING, false, file, line);
+	CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
+}
+#define mapping_lock(m) mapping_lock_at(m, __FILE__, __LINE__)
+static inline void mapping_unlock(struct uhmm_mapping *m)
+{
+	CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+	lockdep_release(LR_MAPPING);
+}
 
 static inline bool vma_is_anonymous(const struct uhmm_vma *v) { return !(v->flags & (VM_SHARED | VM_MIXEDMAP)); }
 static inline unsigned long vma_page_index(const struct uhmm_vma *v, unsigned long addr)

@@ -130,11 +130,14 @@ struct uhmm_pte_info {
 /*
  * uhmm_mm_count_ptes - walk the page table over [start, end) (page aligned)
  * and count entries by kind into counts[UHMM_PTE_*] (array of 6). A plain
- * range walk: tools and the page-table benchmark. Takes the mmap lock for read.
+ * range walk: tools and the page-table benchmark. Lock-free reads of the
+ * entries; does not take the mmap lock (holds a user reference instead), so it
+ * may be called with or without it.
  */
 UHMM_API int uhmm_mm_count_ptes(struct uhmm_mm *mm, unsigned long start, unsigned long end,
 				unsigned long counts[6]);
-/* Takes the mmap lock for read. 0 or -EINVAL. */
+/* Under the entry's page-table lock; does not take the mmap lock (holds a user
+ * reference instead), so it may be called with or without it. 0 or -EINVAL. */
 UHMM_API int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_info *info);
 
 #ifdef __cplusplus

@@ -91,6 +91,7 @@ int uhmm_make_device_exclusive(struct uhmm_mm *mm, unsigned long addr, void *own
 	vma = uhmm_find_vma(mm, addr);
 	if (!vma)
 		return -EFAULT;
+	LOCKDEP_ASSERT_HELD(LR_MMAP, "uhmm_make_device_exclusive");
 	if (!vma_is_anonymous(vma))
 		return -EINVAL;	/* anonymous memory only, as current kernels */
 	if (!(vma->flags & VM_WRITE))

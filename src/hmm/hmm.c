@@ -199,6 +199,7 @@ int uhmm_range_fault(struct uhmm_range *range)
 	if (!PAGE_ALIGNED(range->start) || !PAGE_ALIGNED(range->end) || range->end <= range->start ||
 	    range->end > TASK_SIZE)
 		return -EINVAL;
+	LOCKDEP_ASSERT_HELD(LR_MMAP, "uhmm_range_fault");
 	mm = range->notifier->mm;
 	w.range = range;
 	w.last = range->start;

@@ -148,7 +148,10 @@ void uhmm_zone_device_page_init(struct uhmm_page *page)
 	else
 		atomic_fetch_add(&page->sys->dev_pages_used, 1);
 	atomic_store_explicit(&page->refcount, 1, memory_order_release);
-	UHMM_BUG_ON(!page_trylock(page));
+	/* Locked for the migration it is about to join. A fresh page nobody can
+	 * see: no lock-order hazard, so lockdep does not count it (page_unlock's
+	 * release of an uncounted page lock is harmless). */
+	UHMM_BUG_ON(atomic_fetch_or_explicit(&page->flags, PG_LOCKED, memory_order_acquire) & PG_LOCKED);
 }
 
 /* Decrement *v unless that would take it to 0. Release: pairs with memunmap's load. */

@@ -276,6 +276,7 @@ int uhmm_migrate_vma_setup(struct uhmm_migrate_vma *args)
 		return -EINVAL;	/* VM_SPECIAL */
 	if (args->fault_page && !page_is_device_private(args->fault_page))
 		return -EINVAL;
+	LOCKDEP_ASSERT_HELD(LR_MMAP, "uhmm_migrate_vma_setup");
 	nr = (args->end - args->start) >> PAGE_SHIFT;
 	memset(args->src, 0, nr * sizeof(*args->src));
 	memset(args->dst, 0, nr * sizeof(*args->dst));

@@ -166,7 +166,14 @@ int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_in
 	if (!mm || !info || addr >= TASK_SIZE)
 		return -EINVAL;
 	memset(info, 0, sizeof(*info));
-	uhmm_mmap_read_lock(mm);
+	/*
+	 * A user reference, not the mmap lock: page tables are freed only at
+	 * exit, which cannot start while we hold one, and the PTL orders us with
+	 * every update. So this inspection works with or without the mmap lock
+	 * held, mid-migration included.
+	 */
+	if (!uhmm_mm_get_not_zero(mm))
+		return 0;	/* exited: nothing mapped */
 	leaf = pt_walk(mm, addr & PAGE_MASK, false);
 	if (leaf) {
 		ptl_lock(leaf);
@@ -181,7 +188,7 @@ int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_in
 		}
 		ptl_unlock(leaf);
 	}
-	uhmm_mmap_read_unlock(mm);
+	uhmm_mm_put(mm);
 	if (pte_none(pte)) {
 		info->kind = UHMM_PTE_NONE;
 	} else if (pte_present(pte)) {
@@ -221,7 +228,10 @@ int uhmm_mm_count_ptes(struct uhmm_mm *mm, unsigned long start, unsigned long en
 	if (!mm || !counts || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || end < start || end > TASK_SIZE)
 		return -EINVAL;
 	memset(counts, 0, 6 * sizeof(*counts));
-	uhmm_mmap_read_lock(mm);
+	if (!uhmm_mm_get_not_zero(mm)) {	/* as uhmm_mm_query_pte: a user, not the mmap lock */
+		counts[UHMM_PTE_NONE] = (end - start) >> PAGE_SHIFT;
+		return 0;
+	}
 	while (addr < end) {
 		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), end);
 		struct pt_leaf *leaf = pt_walk(mm, addr, false);
@@ -246,6 +256,6 @@ int uhmm_mm_count_ptes(struct uhmm_mm *mm, unsigned long start, unsigned long en
 				counts[UHMM_PTE_MIGRATION]++;
 		}
 	}
-	uhmm_mmap_read_unlock(mm);
+	uhmm_mm_put(mm);
 	return 0;
 }

@@ -24,9 +24,9 @@ static struct uhmm_page *shmem_get_page(struct uhmm_system *sys, struct uhmm_map
 {
 	struct uhmm_page *p;
 
-	CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
+	mapping_lock(m);
 	if (index >= m->nr_pages) {
-		CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+		mapping_unlock(m);
 		return NULL;	/* beyond the object: SIGBUS */
 	}
 	p = m->pages[index];
@@ -41,7 +41,7 @@ static struct uhmm_page *shmem_get_page(struct uhmm_system *sys, struct uhmm_map
 	}
 	if (p)
 		page_get(p);
-	CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+	mapping_unlock(m);
 	return p;
 }
 
@@ -191,6 +191,7 @@ int handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr
 {
 	int r;
 
+	LOCKDEP_ASSERT_HELD(LR_MMAP, "handle_mm_fault");
 	if (!trace_on())
 		return do_handle_mm_fault(mm, vma, addr, fault_flags);
 	trace_span(UHMM_TRACE_BEGIN, "mm", "cpu_fault", mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE,

@@ -135,7 +135,7 @@ static int copy_page_range(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm, struc
 			break;
 		}
 		ptl_lock(sl);
-		ptl_lock(dl);	/* a new mm nobody else can see: no ordering issue */
+		ptl_lock_nested(dl);	/* a new mm nobody else can see: no ordering issue */
 		for (; !r && addr < next; addr += PAGE_SIZE)
 			r = copy_one_pte(dst_mm, src_mm, sl, dl, addr, cow);
 		ptl_unlock(dl);
@@ -172,7 +172,7 @@ int uhmm_mm_fork(struct uhmm_mm *parent, struct uhmm_mm **child)
 			r = -ENOMEM;
 			break;
 		}
-		uhmm_mmap_write_lock(mm);
+		mmap_write_lock_nested(mm);
 		vma_tree_insert(mm, nv);
 		uhmm_mmap_write_unlock(mm);
 		r = copy_page_range(mm, parent, v);

@@ -89,7 +89,36 @@ void uhmm_mm_put(struct uhmm_mm *mm)
 	mm_drop(mm);
 }
 
-void uhmm_mmap_read_lock(struct uhmm_mm *mm) { CHECK_PTHREAD(pthread_rwlock_rdlock(&mm->mmap_lock)); }
-void uhmm_mmap_read_unlock(struct uhmm_mm *mm) { CHECK_PTHREAD(pthread_rwlock_unlock(&mm->mmap_lock)); }
-void uhmm_mmap_write_lock(struct uhmm_mm *mm) { CHECK_PTHREAD(pthread_rwlock_wrlock(&mm->mmap_lock)); }
-void uhmm_mmap_write_unlock(struct uhmm_mm *mm) { CHECK_PTHREAD(pthread_rwlock_unlock(&mm->mmap_lock)); }
+/* A thread holding the mmap lock must not take it again, even for read: a
+ * waiting writer has priority, so the second read would wait for a writer
+ * that waits for the first. lockdep catches that in debug builds. */
+void uhmm_mmap_read_lock(struct uhmm_mm *mm)
+{
+	lockdep_acquire(LR_MMAP, false, "uhmm_mmap_read_lock", 0);
+	CHECK_PTHREAD(pthread_rwlock_rdlock(&mm->mmap_lock));
+}
+
+void uhmm_mmap_read_unlock(struct uhmm_mm *mm)
+{
+	CHECK_PTHREAD(pthread_rwlock_unlock(&mm->mmap_lock));
+	lockdep_release(LR_MMAP);
+}
+
+void uhmm_mmap_write_lock(struct uhmm_mm *mm)
+{
+	lockdep_acquire(LR_MMAP, false, "uhmm_mmap_write_lock", 0);
+	CHECK_PTHREAD(pthread_rwlock_wrlock(&mm->mmap_lock));
+}
+
+/* fork: the child's lock, taken while holding the parent's (nobody else knows the child) */
+void mmap_write_lock_nested(struct uhmm_mm *mm)
+{
+	lockdep_acquire(LR_MMAP, true, "mmap_write_lock_nested", 0);
+	CHECK_PTHREAD(pthread_rwlock_wrlock(&mm->mmap_lock));
+}
+
+void uhmm_mmap_write_unlock(struct uhmm_mm *mm)
+{
+	CHECK_PTHREAD(pthread_rwlock_unlock(&mm->mmap_lock));
+	lockdep_release(LR_MMAP);
+}

@@ -17,6 +17,7 @@ void vma_tree_remove(struct uhmm_mm *mm, struct uhmm_vma *v);
 int vma_split(struct uhmm_mm *mm, struct uhmm_vma *v, unsigned long addr);
 struct uhmm_vma *vma_try_merge(struct uhmm_mm *mm, struct uhmm_vma *v);
 
+void mmap_write_lock_nested(struct uhmm_mm *mm);
 /* Unmap [start, end) (page aligned) from the tree, with an UNMAP invalidation. mmap write lock. */
 int do_munmap(struct uhmm_mm *mm, unsigned long start, unsigned long end);
 /* Remove every VMA (exit), under one UNMAP invalidation of [0, ULONG_MAX). */

@@ -31,7 +31,7 @@ static void move_page_tables(struct uhmm_mm *mm, unsigned long old, unsigned lon
 		first = (uintptr_t)src < (uintptr_t)dst ? src : dst;
 		ptl_lock(first);
 		if (dst != src)
-			ptl_lock(first == src ? dst : src);
+			ptl_lock_nested(first == src ? dst : src);
 		pte = pte_get(src, old + i);
 		pte_set(src, old + i, 0);
 		pte_set(dst, new + i, pte);
@@ -90,11 +90,11 @@ static int shmem_grow(struct uhmm_vma *vma, unsigned long new_end)
 
 	if (!m || m->kind != MAPPING_SHMEM)
 		return 0;
-	CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
+	mapping_lock(m);
 	if (need > m->nr_pages) {
 		pages = uhmm_calloc(need, sizeof(*pages));
 		if (!pages) {
-			CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+			mapping_unlock(m);
 			return -ENOMEM;
 		}
 		for (unsigned long i = 0; i < m->nr_pages; i++)
@@ -103,7 +103,7 @@ static int shmem_grow(struct uhmm_vma *vma, unsigned long new_end)
 		m->pages = pages;
 		m->nr_pages = need;
 	}
-	CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+	mapping_unlock(m);
 	return 0;
 }
 

@@ -250,6 +250,8 @@ static struct uhmm_page_waitq *page_waitq(struct uhmm_page *p)
 
 bool page_trylock(struct uhmm_page *p)
 {
+	/* Not tracked by lockdep: a trylock never waits, and migration batches
+	 * hold hundreds of these across API calls (see page_lock). */
 	return !(atomic_fetch_or_explicit(&p->flags, PG_LOCKED, memory_order_acquire) & PG_LOCKED);
 }
 
@@ -297,8 +299,16 @@ void migration_entry_wait_on_locked(struct uhmm_page *p, struct pt_leaf *leaf)
 	CHECK_PTHREAD(pthread_mutex_unlock(&wq->lock));
 }
 
+/*
+ * Blocking page lock. lockdep checks the order (inside mmap_lock, outside the
+ * mapping lock, the notifier lock and the PTL) and counts it until unlock;
+ * page locks taken by trylock or by drivers through uhmm_lock_page (fresh
+ * destination pages) are not counted, so lockdep cannot tell a migration
+ * batch's pages from a page lock held across an mmap_lock acquisition.
+ */
 void page_lock(struct uhmm_page *p)
 {
+	lockdep_acquire(LR_PAGE, false, __FILE__, __LINE__);
 	while (!page_trylock(p))
 		page_wait_unlocked(p);
 }
@@ -308,6 +318,7 @@ void page_unlock(struct uhmm_page *p)
 	unsigned old = atomic_fetch_and_explicit(&p->flags, ~(unsigned)(PG_LOCKED | PG_WAITERS), memory_order_release);
 
 	UHMM_BUG_ON(!(old & PG_LOCKED));
+	lockdep_release(LR_PAGE);
 	if (old & PG_WAITERS) {
 		struct uhmm_page_waitq *wq = page_waitq(p);
 
@@ -326,7 +337,11 @@ void uhmm_get_page(struct uhmm_page *page) { page_get(page); }
 void uhmm_put_page(struct uhmm_page *page) { page_put(page); }
 int uhmm_page_refcount(const struct uhmm_page *page) { return atomic_load(&((struct uhmm_page *)page)->refcount); }
 int uhmm_page_mapcount(const struct uhmm_page *page) { return atomic_load(&((struct uhmm_page *)page)->mapcount); }
-void uhmm_lock_page(struct uhmm_page *page) { page_lock(page); }
+void uhmm_lock_page(struct uhmm_page *page)
+{
+	while (!page_trylock(page))
+		page_wait_unlocked(page);
+}
 bool uhmm_trylock_page(struct uhmm_page *page) { return page_trylock(page); }
 void uhmm_unlock_page(struct uhmm_page *page) { page_unlock(page); }
 bool uhmm_page_locked(const struct uhmm_page *page) { return page_test_flag(page, PG_LOCKED); }

@@ -32,7 +32,7 @@ void rmap_walk(struct uhmm_page *page, rmap_one_fn fn, void *arg)
 
 	if (!m)
 		return;
-	CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
+	mapping_lock(m);
 	for (v = m->vmas; v; v = v->map_next) {
 		unsigned long npages = (v->end - v->start) >> PAGE_SHIFT;
 
@@ -41,5 +41,5 @@ void rmap_walk(struct uhmm_page *page, rmap_one_fn fn, void *arg)
 		if (!fn(page, v, v->start + ((page->index - v->pgoff) << PAGE_SHIFT), arg))
 			break;
 	}
-	CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+	mapping_unlock(m);
 }

@@ -112,13 +112,13 @@ void vma_link_mapping(struct uhmm_vma *v)
 
 	if (!m)
 		return;
-	CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
+	mapping_lock(m);
 	v->map_prev = NULL;
 	v->map_next = m->vmas;
 	if (m->vmas)
 		m->vmas->map_prev = v;
 	m->vmas = v;
-	CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+	mapping_unlock(m);
 }
 
 void vma_unlink_mapping(struct uhmm_vma *v)
@@ -127,7 +127,7 @@ void vma_unlink_mapping(struct uhmm_vma *v)
 
 	if (!m)
 		return;
-	CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
+	mapping_lock(m);
 	if (v->map_prev)
 		v->map_prev->map_next = v->map_next;
 	else
@@ -135,7 +135,7 @@ void vma_unlink_mapping(struct uhmm_vma *v)
 	if (v->map_next)
 		v->map_next->map_prev = v->map_prev;
 	v->map_next = v->map_prev = NULL;
-	CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+	mapping_unlock(m);
 }
 
 /*
@@ -148,6 +148,7 @@ struct uhmm_mapping *anon_vma_prepare(struct uhmm_vma *vma)
 
 	if (likely(m))
 		return m;
+	lockdep_acquire(LR_ANON_PREPARE, false, __FILE__, __LINE__);
 	CHECK_PTHREAD(pthread_mutex_lock(&vma->mm->anon_prepare_lock));
 	m = atomic_load_explicit(&vma->mapping, memory_order_relaxed);
 	if (!m) {
@@ -162,6 +163,7 @@ struct uhmm_mapping *anon_vma_prepare(struct uhmm_vma *vma)
 		}
 	}
 	CHECK_PTHREAD(pthread_mutex_unlock(&vma->mm->anon_prepare_lock));
+	lockdep_release(LR_ANON_PREPARE);
 	return m;
 }
 
@@ -174,12 +176,12 @@ void vma_set_range(struct uhmm_vma *v, unsigned long start, unsigned long end, u
 	struct uhmm_mapping *m = atomic_load(&v->mapping);
 
 	if (m)
-		CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
+		mapping_lock(m);
 	v->start = start;
 	v->end = end;
 	v->pgoff = pgoff;
 	if (m)
-		CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+		mapping_unlock(m);
 }
 
 /* ------------------------------------------------------------------ tree */
@@ -299,8 +301,8 @@ void mm_sync_rmap_walkers(struct uhmm_mm *mm)
 		struct uhmm_mapping *m = atomic_load(&uhmm_rb_entry(node, struct uhmm_vma, rb)->mapping);
 
 		if (m) {
-			CHECK_PTHREAD(pthread_mutex_lock(&m->lock));
-			CHECK_PTHREAD(pthread_mutex_unlock(&m->lock));
+			mapping_lock(m);
+			mapping_unlock(m);
 		}
 	}
 }

@@ -89,7 +89,7 @@ int mn_itree_invalidate_start(struct uhmm_mn_subscriptions *subs, const struct u
 	struct uhmm_interval_node *node = NULL;
 	unsigned long cur_seq, last = 0;
 
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	subs->active_invalidate_ranges++;
 	if (range->end > range->start) {
 		last = range->end - 1;
@@ -98,7 +98,7 @@ int mn_itree_invalidate_start(struct uhmm_mn_subscriptions *subs, const struct u
 	if (node)
 		subs->invalidate_seq |= 1;	/* fully excluded: the tree is frozen */
 	cur_seq = subs->invalidate_seq;
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 
 	/*
 	 * Unlocked tree walk: seq is odd and we are counted, so it stays odd
@@ -108,8 +108,12 @@ int mn_itree_invalidate_start(struct uhmm_mn_subscriptions *subs, const struct u
 	 */
 	for (; node; node = uhmm_interval_iter_next(node, range->start, last)) {
 		struct uhmm_mmu_interval_notifier *sub = itree_sub(node);
+		bool ok;
 
-		if (sub->ops->invalidate(sub, range, cur_seq))
+		lockdep_callback_enter();
+		ok = sub->ops->invalidate(sub, range, cur_seq);
+		lockdep_callback_exit();
+		if (ok)
 			continue;
 		if (UHMM_WARN_ON(blockable))
 			continue;	/* only a non-blockable range may fail */
@@ -142,7 +146,7 @@ static void mn_itree_apply_deferred_locked(struct uhmm_mn_subscriptions *subs)
 
 void mn_invalidate_end_count(struct uhmm_mn_subscriptions *subs)
 {
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	UHMM_BUG_ON(subs->active_invalidate_ranges == 0);
 	if (--subs->active_invalidate_ranges == 0) {
 		if (subs->invalidate_seq & 1) {
@@ -157,7 +161,7 @@ void mn_invalidate_end_count(struct uhmm_mn_subscriptions *subs)
 		 */
 		CHECK_PTHREAD(pthread_cond_broadcast(&subs->wq));
 	}
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 }
 
 /* ------------------------------------------------------ insert, remove */
@@ -182,7 +186,7 @@ static int mn_itree_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_m
 	sub->in_tree = 0;
 	mm_grab(mm);
 
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	if (subs->active_invalidate_ranges) {
 		/*
 		 * Invalidations are running and may or may not cover the new
@@ -208,7 +212,7 @@ static int mn_itree_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_m
 		uhmm_interval_insert(&sub->interval_tree, &subs->itree);
 		sub->in_tree = 1;
 	}
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 	return 0;
 }
 
@@ -219,9 +223,9 @@ static bool mn_has_itree(struct uhmm_mm *mm)
 
 	if (!subs)
 		return false;
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	ret = subs->has_itree;
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 	return ret;
 }
 
@@ -292,18 +296,19 @@ void uhmm_mmu_interval_notifier_remove(struct uhmm_mmu_interval_notifier *sub)
 {
 	struct uhmm_mn_subscriptions *subs;
 	unsigned long wait_seq = 0;	/* 0: no wait (a recorded seq is odd) */
-	struct uhmm_mm *mm;
+
+	LOCKDEP_NOT_IN_CALLBACK("uhmm_mmu_interval_notifier_remove");	struct uhmm_mm *mm;
 
 	if (!sub || UHMM_WARN_ON(!sub->mm))
 		return;
 	mm = sub->mm;
 	subs = mn_subscriptions(mm);
 
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	if (UHMM_WARN_ON(!sub->in_tree && sub->deferred != MN_DEFER_INSERT) ||
 	    UHMM_WARN_ON(sub->deferred == MN_DEFER_REMOVE)) {
 		/* Not inserted, or removed twice: no reference to drop. */
-		CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+		subs_unlock(subs);
 		return;
 	}
 	if (subs->invalidate_seq & 1) {
@@ -330,7 +335,7 @@ void uhmm_mmu_interval_notifier_remove(struct uhmm_mmu_interval_notifier *sub)
 	 */
 	while (wait_seq && subs->invalidate_seq == wait_seq)
 		CHECK_PTHREAD(pthread_cond_wait(&subs->wq, &subs->lock));
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 	mm_drop(mm);	/* may free the mm and subs: last touch */
 }
 
@@ -348,11 +353,11 @@ unsigned long uhmm_mmu_interval_read_begin(struct uhmm_mmu_interval_notifier *su
 	 * the epoch ends. A set_seq racing with us (callback running, global
 	 * already odd) is caught later by read_retry under the driver lock.
 	 */
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	seq = atomic_load_explicit(&sub->invalidate_seq, memory_order_relaxed);
 	while (seq == subs->invalidate_seq)
 		CHECK_PTHREAD(pthread_cond_wait(&subs->wq, &subs->lock));
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 	return seq;
 }
 

@@ -94,9 +94,9 @@ int mn_register_itree_locked(struct uhmm_mm *mm)
 	subs = mn_get_subscriptions_locked(mm);
 	if (!subs)
 		return -ENOMEM;
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	subs->has_itree = true;
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 	return 0;
 }
 
@@ -120,7 +120,7 @@ int uhmm_mmu_notifier_register_locked(struct uhmm_mmu_notifier *sub, struct uhmm
 
 	mm_grab(mm);
 	sub->mm = mm;
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	/*
 	 * A subscriber must never see an end without its start. This mm's own
 	 * VM operations are excluded by the mmap write lock we hold, but an
@@ -138,7 +138,7 @@ int uhmm_mmu_notifier_register_locked(struct uhmm_mmu_notifier *sub, struct uhmm
 	/* Release: pairs with the acquire loads of the list walkers; sub->ops,
 	 * sub->mm and sub->next are visible to whoever reaches @sub. */
 	atomic_store_explicit(&subs->list, sub, memory_order_release);
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 	return 0;
 }
 
@@ -175,11 +175,11 @@ static bool mn_claim_release(struct uhmm_mn_subscriptions *subs, struct uhmm_mmu
 {
 	bool claimed;
 
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	claimed = sub->linked == MN_LINKED;
 	if (claimed)
 		sub->linked = MN_RELEASING;
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 	return claimed;
 }
 
@@ -187,7 +187,8 @@ void uhmm_mmu_notifier_unregister(struct uhmm_mmu_notifier *sub, struct uhmm_mm 
 {
 	struct uhmm_mn_subscriptions *subs;
 	bool unregistered, claimed;
-	int idx;
+
+	LOCKDEP_NOT_IN_CALLBACK("uhmm_mmu_notifier_unregister");	int idx;
 
 	if (!sub || !mm)
 		return;
@@ -203,24 +204,27 @@ void uhmm_mmu_notifier_unregister(struct uhmm_mmu_notifier *sub, struct uhmm_mm 
 	 * it, so exit never frees pages while a release is still running.
 	 */
 	idx = srcu_read_lock(&subs->srcu);
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	unregistered = sub->linked == MN_UNLINKED;
 	claimed = sub->linked == MN_LINKED;
 	if (claimed)
 		sub->linked = MN_RELEASING;
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
-	if (claimed && sub->ops->release)
+	subs_unlock(subs);
+	if (claimed && sub->ops->release) {
+		lockdep_callback_enter();
 		sub->ops->release(sub, mm);
+		lockdep_callback_exit();
+	}
 	srcu_read_unlock(&subs->srcu, idx);
 	if (UHMM_WARN_ON(unregistered))
 		return;	/* not registered (or unregistered twice): no reference to drop */
 
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	if (sub->linked == MN_LINKED || sub->linked == MN_RELEASING)
 		mn_unlink_locked(subs, sub);
 	/* else MN_EXITED: exit unlinked it and already waited for readers */
 	sub->linked = MN_UNLINKED;
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 
 	/* No dispatcher still stands on @sub or is inside one of its callbacks. */
 	synchronize_srcu(&subs->srcu);
@@ -246,7 +250,9 @@ static int mn_classic_start(struct uhmm_mn_subscriptions *subs, const struct uhm
 
 		if (!sub->ops->invalidate_range_start)
 			continue;
+		lockdep_callback_enter();
 		r = sub->ops->invalidate_range_start(sub, range);
+		lockdep_callback_exit();
 		if (r) {
 			/* Only a non-blockable range may fail, and only with -EAGAIN;
 			 * a subscriber that can fail must not implement end. */
@@ -258,8 +264,11 @@ static int mn_classic_start(struct uhmm_mn_subscriptions *subs, const struct uhm
 	if (ret) {
 		for (sub = atomic_load_explicit(&subs->list, memory_order_acquire); sub;
 		     sub = atomic_load_explicit(&sub->next, memory_order_acquire))
-			if (sub->ops->invalidate_range_end)
+			if (sub->ops->invalidate_range_end) {
+				lockdep_callback_enter();
 				sub->ops->invalidate_range_end(sub, range);
+				lockdep_callback_exit();
+			}
 	}
 	srcu_read_unlock(&subs->srcu, idx);
 	return ret;
@@ -273,8 +282,11 @@ static void mn_classic_end(struct uhmm_mn_subscriptions *subs, const struct uhmm
 	idx = srcu_read_lock(&subs->srcu);
 	for (sub = atomic_load_explicit(&subs->list, memory_order_acquire); sub;
 	     sub = atomic_load_explicit(&sub->next, memory_order_acquire))
-		if (sub->ops->invalidate_range_end)
+		if (sub->ops->invalidate_range_end) {
+			lockdep_callback_enter();
 			sub->ops->invalidate_range_end(sub, range);
+			lockdep_callback_exit();
+		}
 	srcu_read_unlock(&subs->srcu, idx);
 }
 
@@ -377,17 +389,20 @@ static void mn_classic_release(struct uhmm_mn_subscriptions *subs, struct uhmm_m
 	idx = srcu_read_lock(&subs->srcu);
 	for (sub = atomic_load_explicit(&subs->list, memory_order_acquire); sub;
 	     sub = atomic_load_explicit(&sub->next, memory_order_acquire))
-		if (mn_claim_release(subs, sub) && sub->ops->release)
+		if (mn_claim_release(subs, sub) && sub->ops->release) {
+			lockdep_callback_enter();
 			sub->ops->release(sub, mm);
+			lockdep_callback_exit();
+		}
 	srcu_read_unlock(&subs->srcu, idx);
 
 	/* Unlink everyone; a later unregister finds MN_EXITED and only waits. */
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	for (sub = atomic_load_explicit(&subs->list, memory_order_relaxed); sub;
 	     sub = atomic_load_explicit(&sub->next, memory_order_relaxed))
 		sub->linked = MN_EXITED;
 	atomic_store_explicit(&subs->list, NULL, memory_order_release);
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 
 	/* Wait for callbacks still running, and for any release() that an
 	 * unregister claimed before us: exit must not free pages under it. */
@@ -406,9 +421,9 @@ void mn_release(struct uhmm_mm *mm)
 
 	if (!subs)
 		return;
-	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+	subs_lock(subs);
 	itree = subs->has_itree;
-	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	subs_unlock(subs);
 	if (itree)
 		mn_itree_release(subs, mm);
 	mn_classic_release(subs, mm);

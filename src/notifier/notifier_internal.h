@@ -77,6 +77,19 @@ struct uhmm_mn_subscriptions {
 	struct uhmm_srcu srcu;			/* classic callbacks run inside it */
 };
 
+static inline void subs_lock_at(struct uhmm_mn_subscriptions *subs, const char *file, int line)
+{
+	lockdep_acquire(LR_NOTIFIER, false, file, line);
+	CHECK_PTHREAD(pthread_mutex_lock(&subs->lock));
+}
+#define subs_lock(subs) subs_lock_at(subs, __FILE__, __LINE__)
+static inline void subs_unlock(struct uhmm_mn_subscriptions *subs)
+{
+	CHECK_PTHREAD(pthread_mutex_unlock(&subs->lock));
+	lockdep_release(LR_NOTIFIER);
+}
+
+
 static inline struct uhmm_mn_subscriptions *mn_subscriptions(struct uhmm_mm *mm)
 {
 	/* Acquire: pairs with the release store in mn_get_subscriptions_locked,

@@ -1,0 +1,272 @@
+/* plot.c - the figures of `uhmm bench --plot`: gnuplot from the benchmarks' CSV.
+ *
+ * Two panels in one PNG: the owner filter (bench_owner_filter: each case with
+ * and without the filter) and migration throughput (bench_migrate). The rows
+ * are extracted from the CSV into data files and drawn as clustered bars,
+ * subject against baseline, with the ratio written above each pair. gnuplot
+ * (Debian gnuplot-nox) runs as a child process; without it the CSV stays the
+ * result and a message says so.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define MAX_ROWS 64
+
+struct row {
+	char bench[32], subject[96], param[48];
+	double value, baseline, ratio;
+};
+
+/* Split one CSV line (fields may be "quoted"); the number of fields. */
+static int csv_split(char *line, char **f, int max)
+{
+	int n = 0;
+	char *p = line;
+
+	while (n < max) {
+		if (*p == '"') {
+			char *w = ++p;
+
+			f[n++] = w;
+			while (*p && !(*p == '"' && p[1] != '"')) {
+				if (*p == '"')
+					p++;	/* "" is one quote */
+				*w++ = *p++;
+			}
+			if (*p == '"')
+				p++;
+			*w = 0;
+			/* w may lag p: terminate the field where it ends */
+		} else {
+			f[n++] = p;
+			while (*p && *p != ',' && *p != '\n' && *p != '\r')
+				p++;
+		}
+		if (*p != ',') {
+			*p = 0;
+			break;
+		}
+		*p++ = 0;
+	}
+	return n;
+}
+
+static int load(const char *csv, const char *bench, struct row *rows, int max)
+{
+	FILE *f = fopen(csv, "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f) && n < max) {
+		char *fld[6];
+
+		if (csv_split(line, fld, 6) != 6 || strcmp(fld[0], bench))
+			continue;
+		snprintf(rows[n].bench, sizeof(rows[n].bench), "%s", fld[0]);
+		snprintf(rows[n].subject, sizeof(rows[n].subject), "%s", fld[1]);
+		snprintf(rows[n].param, sizeof(rows[n].param), "%s", fld[2]);
+		rows[n].value = strtod(fld[3], NULL);
+		rows[n].baseline = strtod(fld[4], NULL);
+		rows[n].ratio = strtod(fld[5], NULL);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static bool have_gnuplot(void)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save;
+	bool found = false;
+
+	if (!path)
+		path = "/usr/bin:/bin";
+	copy = strdup(path);
+	for (dir = copy ? strtok_r(copy, ":", &save) : NULL; dir && !found; dir = strtok_r(NULL, ":", &save)) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s/gnuplot", dir);
+		found = access(p, X_OK) == 0;
+	}
+	free(copy);
+	return found;
+}
+
+/* gnuplot strings are in double quotes: keep labels plain. */
+static void clean(char *s)
+{
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || *s == '\t' || *s == '\n')
+			*s = ' ';
+}
+
+/* "f=0.5" -> 0.5: the parameter is numeric when it is NAME=NUMBER. */
+static bool param_number(const char *param, double *x, char *name, size_t len)
+{
+	const char *eq = strchr(param, '=');
+	char *end;
+
+	if (!eq || eq == param)
+		return false;
+	*x = strtod(eq + 1, &end);
+	if (end == eq + 1 || *end)
+		return false;
+	snprintf(name, len, "%.*s", (int)(eq - param), param);
+	return true;
+}
+
+struct panel {
+	const char *bench, *title, *value_label, *baseline_label, *unit_label;
+	struct row rows[MAX_ROWS];
+	int n;
+};
+
+/*
+ * One panel. When every row's parameter is NAME=NUMBER: one line pair (value,
+ * baseline) per subject against the number, the second subject on the right
+ * axis (subjects of one benchmark usually differ in unit). Otherwise clustered
+ * bars, value and baseline per row, with the ratio above.
+ */
+static int panel(FILE *g, const char *dir, struct panel *p)
+{
+	char subjects[4][96], xname[32] = "", path[4][96];
+	int ns = 0, i, k;
+	bool numeric = p->n > 0;
+	double x;
+
+	if (p->n <= 0) {
+		fprintf(g, "set title \"%s: no rows (benchmark not built or not run)\"\n"
+			   "unset xtics\nunset ytics\nset xrange [0:1]\nset yrange [0:1]\n"
+			   "plot 2 notitle\nset xtics\nset ytics\nset autoscale\n",
+			p->title);
+		return 0;
+	}
+	for (i = 0; i < p->n; i++) {
+		clean(p->rows[i].subject);
+		clean(p->rows[i].param);
+		numeric = numeric && param_number(p->rows[i].param, &x, xname, sizeof(xname));
+		for (k = 0; k < ns && strcmp(subjects[k], p->rows[i].subject); k++)
+			;
+		if (k == ns && ns < 4)
+			snprintf(subjects[ns++], sizeof(subjects[0]), "%s", p->rows[i].subject);
+	}
+	fprintf(g, "set title \"%s\"\nset key below\nset yrange [0:*]\nset offsets 0, 0, graph 0.1, 0\n",
+		p->title);
+	if (numeric) {
+		fprintf(g, "unset style\nset xlabel \"%s\"\nset ylabel \"%s\"\n", xname, subjects[0]);
+		if (ns > 1)
+			fprintf(g, "set y2label \"%s\"\nset ytics nomirror\nset y2tics\nset y2range [0:*]\n",
+				subjects[1]);
+		for (k = 0; k < ns; k++) {
+			FILE *f;
+
+			snprintf(path[k], sizeof(path[k]), "%s/%s.%d.dat", dir, p->bench, k);
+			f = fopen(path[k], "w");
+			if (!f)
+				return -1;
+			for (i = 0; i < p->n; i++)
+				if (!strcmp(p->rows[i].subject, subjects[k]) &&
+				    param_number(p->rows[i].param, &x, xname, sizeof(xname)))
+					fprintf(f, "%g\t%g\t%g\n", x, p->rows[i].value, p->rows[i].baseline);
+			if (fclose(f))
+				return -1;
+		}
+		fprintf(g, "plot ");
+		for (k = 0; k < ns; k++)
+			fprintf(g, "%s\"%s\" using 1:2 axes x1y%d with linespoints lw 2 pt 7 dt %d title "
+				   "\"%s: %s\", \"%s\" using 1:3 axes x1y%d with linespoints lw 2 pt 6 dt %d "
+				   "title \"%s: %s\"",
+				k ? ", " : "", path[k], k == 1 ? 2 : 1, k ? 2 : 1, subjects[k], p->value_label,
+				path[k], k == 1 ? 2 : 1, k ? 2 : 1, subjects[k], p->baseline_label);
+		fprintf(g, "\nunset y2label\nunset y2tics\nset ytics mirror\nunset xlabel\n");
+		return 0;
+	}
+	snprintf(path[0], sizeof(path[0]), "%s/%s.dat", dir, p->bench);
+	{
+		FILE *f = fopen(path[0], "w");
+
+		if (!f)
+			return -1;
+		for (i = 0; i < p->n; i++)
+			fprintf(f, "\"%s\\n%s\"\t%g\t%g\t%g\n", p->rows[i].subject, p->rows[i].param,
+				p->rows[i].value, p->rows[i].baseline, p->rows[i].ratio);
+		if (fclose(f))
+			return -1;
+	}
+	fprintf(g, "set style data histogram\nset style histogram clustered gap 1\n"
+		   "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+		   "set xtics rotate by -20 font \",8\" nomirror\nset ylabel \"%s\"\n"
+		   "plot \"%s\" using 2:xtic(1) title \"%s\", \"\" using 3 title \"%s\", "
+		   "\"\" using 0:($2>$3?$2:$3):(sprintf(\"%%.2fx\",$4)) with labels offset 0,0.8 "
+		   "font \",9\" notitle\nunset style\nset xtics norotate\n",
+		   p->unit_label, path[0], p->value_label, p->baseline_label);
+	return 0;
+}
+
+int plot_figures(const char *csv, const char *png)
+{
+	static struct panel panels[2] = {
+		{ .bench = "owner_filter", .title = "owner filter (bench_owner_filter)",
+		  .value_label = "with the filter", .baseline_label = "without", .unit_label = "" },
+		{ .bench = "migrate", .title = "migration throughput (bench_migrate)",
+		  .value_label = "migrate_vma", .baseline_label = "memcpy", .unit_label = "GB/s" },
+	};
+	char dir[] = "/tmp/uhmm-plot-XXXXXX", gp[64], cmd[128];
+	int rc = CLI_OK, status, k;
+	FILE *g;
+	pid_t pid;
+
+	if (!have_gnuplot()) {
+		fprintf(stderr, "%s: gnuplot not found (Debian: apt-get install gnuplot-nox): no plot, "
+				"wrote only %s\n", cli_prog, csv);
+		return CLI_OK;
+	}
+	if (!mkdtemp(dir))
+		return cli_fail("mkdtemp: %s", strerror(errno));
+	snprintf(gp, sizeof(gp), "%s/plot.gp", dir);
+	g = fopen(gp, "w");
+	if (!g) {
+		rc = cli_fail("cannot write %s: %s", gp, strerror(errno));
+		goto out;
+	}
+	fprintf(g, "set terminal pngcairo size 1500,650 noenhanced font \",10\"\n"
+		   "set output \"%s\"\nset grid ytics\n"
+		   "set multiplot layout 1,2 title \"uhmm bench: %s (same-run baselines; ratios within a run)\"\n",
+		png, csv);
+	for (k = 0; k < 2; k++) {
+		panels[k].n = load(csv, panels[k].bench, panels[k].rows, MAX_ROWS);
+		if (panel(g, dir, &panels[k])) {
+			fclose(g);
+			rc = cli_fail("writing the plot data in %s: %s", dir, strerror(errno));
+			goto out;
+		}
+	}
+	fprintf(g, "unset multiplot\n");
+	if (fclose(g)) {
+		rc = cli_fail("writing %s: %s", gp, strerror(errno));
+		goto out;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execlp("gnuplot", "gnuplot", gp, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return cli_fail("gnuplot failed to draw %s (its script is %s)", png, gp);
+	printf("plot: %s\n", png);
+out:
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "%s: could not remove %s\n", cli_prog, dir);
+	return rc;
+}
