@@ -409,6 +409,28 @@ void uhmm_migrate_device_pages(struct uhmm_system *sys, unsigned long *src, unsi
 }
 
 /* ---------------------------------------------------------------- finalize */
+/*
+ * Drop the driver's reference on a destination before unlocking it when the
+ * new mappings keep it alive: a CPU fault that trylocks the page the moment
+ * it is unlocked must not find our reference still there, or its own
+ * migration's reference check fails and it retries until we run again.
+ * The last reference (the new mapping was zapped meanwhile) goes after the
+ * unlock, since a page is never freed locked.
+ */
+static void unlock_and_put_dst(struct uhmm_page *p)
+{
+	int old = atomic_load_explicit(&p->refcount, memory_order_relaxed);
+
+	while (old > 1)
+		if (atomic_compare_exchange_weak_explicit(&p->refcount, &old, old - 1, memory_order_release,
+							  memory_order_relaxed)) {
+			page_unlock(p);
+			return;
+		}
+	page_unlock(p);
+	page_put(p);
+}
+
 static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
 				    unsigned long npages, struct uhmm_page *fault_page)
 {
@@ -435,10 +457,8 @@ static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src,
 		if (p != fault_page)
 			page_unlock(p);
 		page_put(p);
-		if (newp != p) {
-			page_unlock(newp);
-			page_put(newp);
-		}
+		if (newp != p)
+			unlock_and_put_dst(newp);
 	}
 }
 
