@@ -63,6 +63,8 @@ bool uhmm_warn_on(bool cond, const char *file, int line, const char *what);
 void *uhmm_malloc(size_t n);
 void *uhmm_calloc(size_t n, size_t sz);
 bool uhmm_should_fail_alloc(void);
+/* A lazily touched anonymous reservation (RAM, struct pages): MAP_FAILED on failure. */
+void *uhmm_mmap_reserve(size_t len);
 
 /* ------------------------------------------------------------------ pages */
 enum {

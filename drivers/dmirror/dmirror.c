@@ -340,7 +340,7 @@ static int dmirror_do_write(struct uhmm_dmirror *dmirror, unsigned long start, u
 static int dmirror_read(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr, end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE;
-	char *bounce = malloc(cmd->npages * DMIRROR_PAGE_SIZE);
+	char *bounce = uhmm_malloc(cmd->npages * DMIRROR_PAGE_SIZE);
 	unsigned long cpages = 0;
 	int r;
 
@@ -369,7 +369,7 @@ static int dmirror_read(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *c
 static int dmirror_write(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr, end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE;
-	char *bounce = malloc(cmd->npages * DMIRROR_PAGE_SIZE);
+	char *bounce = uhmm_malloc(cmd->npages * DMIRROR_PAGE_SIZE);
 	unsigned long cpages = 0;
 	int r;
 
@@ -511,7 +511,7 @@ out:
 static int dmirror_snapshot(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr, end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE;
-	unsigned char *perm = malloc(cmd->npages);
+	unsigned char *perm = uhmm_malloc(cmd->npages);
 	unsigned long addr, next;
 	int r = 0;
 
@@ -567,7 +567,7 @@ static int dmirror_exclusive(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_c
 	if (r)
 		return r;
 
-	bounce = malloc(cmd->npages * DMIRROR_PAGE_SIZE);
+	bounce = uhmm_malloc(cmd->npages * DMIRROR_PAGE_SIZE);
 	if (!bounce)
 		return -ENOMEM;
 	lock(&dmirror->mutex);
@@ -672,7 +672,7 @@ int uhmm_dmirror_open(struct uhmm_dmirror_device *dev, struct uhmm_mm *mm, struc
 
 	if (!dev || !mm || !out)
 		return -EINVAL;
-	dmirror = calloc(1, sizeof(*dmirror));
+	dmirror = uhmm_calloc(1, sizeof(*dmirror));
 	if (!dmirror)
 		return -ENOMEM;
 	dmirror->dev = dev;
@@ -772,7 +772,7 @@ int uhmm_dmirror_device_create(struct uhmm_system *sys, const struct uhmm_dmirro
 		return -EINVAL;
 	if (!chunk)
 		chunk = 1;
-	dev = calloc(1, sizeof(*dev));
+	dev = uhmm_calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
 	dev->sys = sys;

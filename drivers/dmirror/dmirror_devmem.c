@@ -151,7 +151,7 @@ static int add_chunk(struct uhmm_dmirror_device *dev)
 		unlock(&dev->chunk_lock);
 		return -ENOSPC;
 	}
-	chunk = calloc(1, sizeof(*chunk));
+	chunk = uhmm_calloc(1, sizeof(*chunk));
 	if (!chunk) {
 		unlock(&dev->chunk_lock);
 		return -ENOMEM;
@@ -188,6 +188,9 @@ struct uhmm_page *dmirror_devmem_alloc_page(struct uhmm_dmirror_device *dev)
 		if (!backing)
 			goto fail;
 	}
+	/* The device's allocator fails under injection too (uhmm_fail_nth), as alloc_page would. */
+	if (uhmm_should_fail_alloc())
+		goto fail;
 	for (;;) {
 		lock(&dev->alloc_lock);
 		dpage = take_free_page_locked(dev);

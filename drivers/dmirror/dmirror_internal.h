@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uhmm/dmirror.h>
@@ -51,6 +52,16 @@
 #define DMIRROR_DEFAULT_CHUNK (16UL << 20)
 
 #define dmirror_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/*
+ * The library's allocator (src/lib/util.c), the one exception to "public API
+ * only": the driver is built into libuhmm, and as kmalloc is for a kernel
+ * driver, every allocation it makes goes through the failure-injection hook
+ * (uhmm_fail_nth) like the core's. Free with free().
+ */
+void *uhmm_malloc(size_t n);
+void *uhmm_calloc(size_t n, size_t sz);
+bool uhmm_should_fail_alloc(void);
 #define DMIRROR_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* ------------------------------------------------------ device page table */

@@ -222,7 +222,7 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 	 * a page that did not end up mapped (not anonymous, on another device,
 	 * device memory full) makes it -ENOENT.
 	 */
-	bounce = malloc(cmd->npages * DMIRROR_PAGE_SIZE);
+	bounce = uhmm_malloc(cmd->npages * DMIRROR_PAGE_SIZE);
 	if (!bounce)
 		return -ENOMEM;
 	lock(&dmirror->mutex);

@@ -38,7 +38,7 @@ int dpt_store(struct dmirror_pt *pt, unsigned long vpn, uintptr_t entry)
 	if (vpn > DPT_MAX_VPN || !entry)
 		return -EINVAL;
 	if (!pt->root) {
-		pt->root = calloc(1, sizeof(*pt->root));
+		pt->root = uhmm_calloc(1, sizeof(*pt->root));
 		if (!pt->root)
 			return -ENOMEM;
 	}
@@ -50,7 +50,7 @@ int dpt_store(struct dmirror_pt *pt, unsigned long vpn, uintptr_t entry)
 		i = dpt_index(vpn, level);
 		child = (struct dpt_node *)n->slot[i];
 		if (!child) {
-			child = calloc(1, sizeof(*child));
+			child = uhmm_calloc(1, sizeof(*child));
 			if (!child)
 				goto nomem;
 			n->slot[i] = (uintptr_t)child;

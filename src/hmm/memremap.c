@@ -48,13 +48,11 @@ int uhmm_memremap_pages(struct uhmm_system *sys, struct uhmm_dev_pagemap *pgmap)
 	pv = uhmm_calloc(1, sizeof(*pv));
 	if (!pv)
 		return -ENOMEM;
-	pv->pages = mmap(NULL, pgmap->nr_pages * sizeof(struct uhmm_page), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	pv->pages = uhmm_mmap_reserve(pgmap->nr_pages * sizeof(struct uhmm_page));
 	if (pv->pages == MAP_FAILED)
 		goto fail_pv;
 	if (pgmap->type == UHMM_MEMORY_DEVICE_COHERENT) {
-		pv->data = mmap(NULL, pgmap->nr_pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		pv->data = uhmm_mmap_reserve(pgmap->nr_pages * PAGE_SIZE);
 		if (pv->data == MAP_FAILED)
 			goto fail_pages;
 	}
@@ -133,10 +131,15 @@ void uhmm_memunmap_pages(struct uhmm_dev_pagemap *pgmap)
 
 void uhmm_zone_device_page_init(struct uhmm_page *page)
 {
-	struct pgmap_priv *pv = page->pgmap->priv_;
+	struct pgmap_priv *pv;
 
-	UHMM_BUG_ON(!page_is_device(page));
-	UHMM_BUG_ON(atomic_load(&page->refcount) != 0);
+	/* checked before page->pgmap is followed: a RAM page has none */
+	if (unlikely(!page || !page_is_device(page)))
+		UHMM_BUG("uhmm_zone_device_page_init of a page that is not a device page");
+	if (unlikely(atomic_load(&page->refcount) != 0))
+		UHMM_BUG("uhmm_zone_device_page_init of a device page that is in use (refcount %d, not 0)",
+			 atomic_load(&page->refcount));
+	pv = page->pgmap->priv_;
 	UHMM_WARN_ON(atomic_load(&pv->dying));
 	page->mapping = NULL;
 	page->index = 0;

@@ -3,20 +3,29 @@
  * The hook is the userspace counterpart of the kernel's fault injection
  * (failslab): tests make the Nth allocation fail, once or from then on.
  */
+#include <execinfo.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 void uhmm_bug(const char *file, int line, const char *fmt, ...)
 {
+	void *bt[32];
 	va_list ap;
+	int n;
 
 	fprintf(stderr, "uhmm: BUG at %s:%d: ", file, line);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	/* the frames above uhmm's name the caller that broke the rule */
+	fputs("uhmm: caller's stack:\n", stderr);
+	n = backtrace(bt, 32);
+	backtrace_symbols_fd(bt, n, STDERR_FILENO);
 	abort();
 }
 
@@ -70,4 +79,11 @@ void *uhmm_calloc(size_t n, size_t sz)
 	if (uhmm_should_fail_alloc())
 		return NULL;
 	return calloc(n, sz);
+}
+
+void *uhmm_mmap_reserve(size_t len)
+{
+	if (uhmm_should_fail_alloc())
+		return MAP_FAILED;
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 }

@@ -148,7 +148,8 @@ void uhmm_unpin_user_pages(struct uhmm_page **pages, unsigned long npages)
 
 		if (!p)
 			continue;
-		UHMM_BUG_ON(atomic_fetch_sub(&p->pincount, 1) <= 0);
+		if (unlikely(atomic_fetch_sub(&p->pincount, 1) <= 0))
+			UHMM_BUG("unpin of a page that is not pinned (pfn %#lx)", uhmm_page_to_pfn(p));
 		if (!page_is_zero(p))
 			page_put(p);
 		else

@@ -63,7 +63,8 @@ void uhmm_mm_get(struct uhmm_mm *mm)
 {
 	int old = atomic_fetch_add_explicit(&mm->mm_users, 1, memory_order_relaxed);
 
-	UHMM_BUG_ON(old <= 0);
+	if (unlikely(old <= 0))
+		UHMM_BUG("uhmm_mm_get on an address space that has exited: use uhmm_mm_get_not_zero");
 }
 
 bool uhmm_mm_get_not_zero(struct uhmm_mm *mm)
@@ -80,9 +81,14 @@ bool uhmm_mm_get_not_zero(struct uhmm_mm *mm)
 /* Process exit: notifier release first, then every mapping goes (exit_mmap). */
 void uhmm_mm_put(struct uhmm_mm *mm)
 {
+	int old;
+
 	if (!mm)
 		return;
-	if (atomic_fetch_sub_explicit(&mm->mm_users, 1, memory_order_acq_rel) != 1)
+	old = atomic_fetch_sub_explicit(&mm->mm_users, 1, memory_order_acq_rel);
+	if (unlikely(old <= 0))
+		UHMM_BUG("uhmm_mm_put on an address space that has already exited: more puts than gets");
+	if (old != 1)
 		return;
 	mn_release(mm);
 	exit_mmap(mm);
@@ -100,6 +106,7 @@ void uhmm_mmap_read_lock(struct uhmm_mm *mm)
 
 void uhmm_mmap_read_unlock(struct uhmm_mm *mm)
 {
+	LOCKDEP_ASSERT_HELD(LR_MMAP, "uhmm_mmap_read_unlock");
 	CHECK_PTHREAD(pthread_rwlock_unlock(&mm->mmap_lock));
 	lockdep_release(LR_MMAP);
 }
@@ -119,6 +126,7 @@ void mmap_write_lock_nested(struct uhmm_mm *mm)
 
 void uhmm_mmap_write_unlock(struct uhmm_mm *mm)
 {
+	LOCKDEP_ASSERT_HELD(LR_MMAP, "uhmm_mmap_write_unlock");
 	CHECK_PTHREAD(pthread_rwlock_unlock(&mm->mmap_lock));
 	lockdep_release(LR_MMAP);
 }

@@ -40,12 +40,11 @@ int uhmm_system_create(const struct uhmm_system_opts *opts, struct uhmm_system *
 	if (!sys)
 		return -ENOMEM;
 	sys->nr_ram = ram / PAGE_SIZE;
-	sys->ram = mmap(NULL, ram, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	sys->ram = uhmm_mmap_reserve(ram);
 	if (sys->ram == MAP_FAILED)
 		goto fail_sys;
 	/* struct pages are touched at init; 72 bytes a frame is small next to the frame. */
-	sys->pages = mmap(NULL, sys->nr_ram * sizeof(struct uhmm_page), PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	sys->pages = uhmm_mmap_reserve(sys->nr_ram * sizeof(struct uhmm_page));
 	if (sys->pages == MAP_FAILED)
 		goto fail_ram;
 	sys->sections = uhmm_calloc(DEV_NR_SECTIONS, sizeof(*sys->sections));
@@ -188,7 +187,9 @@ void page_get(struct uhmm_page *p)
 {
 	int old = atomic_fetch_add_explicit(&p->refcount, 1, memory_order_relaxed);
 
-	UHMM_BUG_ON(old <= 0);
+	if (unlikely(old <= 0))
+		UHMM_BUG("get of a free page (pfn %#lx, refcount was %d): take references only on pages you hold",
+			 p->pfn, old);
 }
 
 bool page_get_unless_zero(struct uhmm_page *p)
@@ -207,7 +208,8 @@ void page_put(struct uhmm_page *p)
 	/* acq_rel: the freeing thread must see every write made under earlier references. */
 	int old = atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel);
 
-	UHMM_BUG_ON(old <= 0);
+	if (unlikely(old <= 0))
+		UHMM_BUG("put of a page whose refcount is already %d (pfn %#lx): more puts than gets", old, p->pfn);
 	if (old != 1)
 		return;
 	UHMM_BUG_ON(page_is_zero(p));
@@ -317,7 +319,8 @@ void page_unlock(struct uhmm_page *p)
 {
 	unsigned old = atomic_fetch_and_explicit(&p->flags, ~(unsigned)(PG_LOCKED | PG_WAITERS), memory_order_release);
 
-	UHMM_BUG_ON(!(old & PG_LOCKED));
+	if (unlikely(!(old & PG_LOCKED)))
+		UHMM_BUG("unlock of a page that is not locked (pfn %#lx)", p->pfn);
 	lockdep_release(LR_PAGE);
 	if (old & PG_WAITERS) {
 		struct uhmm_page_waitq *wq = page_waitq(p);

@@ -237,6 +237,10 @@ static int mn_itree_check_args(struct uhmm_mmu_interval_notifier *sub, struct uh
 		return -EINVAL;
 	if (length == 0 || __builtin_add_overflow(start, length - 1, last))
 		return -EOVERFLOW;
+	/* Already inserted (the caller zero-initialises, remove clears mm): as a
+	 * classic notifier registered twice. Linux would corrupt its tree. */
+	if (sub->mm)
+		return -EINVAL;
 	return 0;
 }
 
@@ -297,20 +301,20 @@ void uhmm_mmu_interval_notifier_remove(struct uhmm_mmu_interval_notifier *sub)
 	struct uhmm_mn_subscriptions *subs;
 	unsigned long wait_seq = 0;	/* 0: no wait (a recorded seq is odd) */
 
-	LOCKDEP_NOT_IN_CALLBACK("uhmm_mmu_interval_notifier_remove");	struct uhmm_mm *mm;
+	struct uhmm_mm *mm;
 
-	if (!sub || UHMM_WARN_ON(!sub->mm))
+	LOCKDEP_NOT_IN_CALLBACK("uhmm_mmu_interval_notifier_remove");
+	if (!sub)
 		return;
+	/* Linux follows the NULL mm (an oops); remove clears it, so twice lands here too. */
+	if (unlikely(!sub->mm))
+		UHMM_BUG("uhmm_mmu_interval_notifier_remove of a notifier not inserted (never, or removed twice)");
 	mm = sub->mm;
 	subs = mn_subscriptions(mm);
 
 	subs_lock(subs);
-	if (UHMM_WARN_ON(!sub->in_tree && sub->deferred != MN_DEFER_INSERT) ||
-	    UHMM_WARN_ON(sub->deferred == MN_DEFER_REMOVE)) {
-		/* Not inserted, or removed twice: no reference to drop. */
-		subs_unlock(subs);
-		return;
-	}
+	if (unlikely((!sub->in_tree && sub->deferred != MN_DEFER_INSERT) || sub->deferred == MN_DEFER_REMOVE))
+		UHMM_BUG("uhmm_mmu_interval_notifier_remove of a notifier not inserted (two removes at once?)");
 	if (subs->invalidate_seq & 1) {
 		if (!sub->in_tree) {
 			/* Insertion still pending: never in the tree, never called. */
@@ -335,6 +339,8 @@ void uhmm_mmu_interval_notifier_remove(struct uhmm_mmu_interval_notifier *sub)
 	 */
 	while (wait_seq && subs->invalidate_seq == wait_seq)
 		CHECK_PTHREAD(pthread_cond_wait(&subs->wq, &subs->lock));
+	/* As zero-initialised again: a second remove stops, a new insert works. */
+	sub->mm = NULL;
 	subs_unlock(subs);
 	mm_drop(mm);	/* may free the mm and subs: last touch */
 }
@@ -343,8 +349,12 @@ void uhmm_mmu_interval_notifier_remove(struct uhmm_mmu_interval_notifier *sub)
 
 unsigned long uhmm_mmu_interval_read_begin(struct uhmm_mmu_interval_notifier *sub)
 {
-	struct uhmm_mn_subscriptions *subs = mn_subscriptions(sub->mm);
+	struct uhmm_mn_subscriptions *subs;
 	unsigned long seq;
+
+	if (unlikely(!sub || !sub->mm))
+		UHMM_BUG("uhmm_mmu_interval_read_begin on a notifier that is not inserted");
+	subs = mn_subscriptions(sub->mm);
 
 	/*
 	 * Under the lock: the subscription's seq is compared with the global

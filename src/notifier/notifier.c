@@ -188,15 +188,17 @@ void uhmm_mmu_notifier_unregister(struct uhmm_mmu_notifier *sub, struct uhmm_mm 
 	struct uhmm_mn_subscriptions *subs;
 	bool unregistered, claimed;
 
-	LOCKDEP_NOT_IN_CALLBACK("uhmm_mmu_notifier_unregister");	int idx;
+	int idx;
 
+	LOCKDEP_NOT_IN_CALLBACK("uhmm_mmu_notifier_unregister");
 	if (!sub || !mm)
 		return;
-	if (UHMM_WARN_ON(sub->mm != mm))
-		return;
+	/* Linux drops a reference it does not own here (a use-after-free later): stop instead. */
+	if (unlikely(sub->mm != mm))
+		UHMM_BUG("uhmm_mmu_notifier_unregister of a notifier not registered on this mm");
 	subs = mn_subscriptions(mm);
-	if (UHMM_WARN_ON(!subs))
-		return;
+	if (unlikely(!subs))
+		UHMM_BUG("uhmm_mmu_notifier_unregister of a notifier not registered on this mm");
 
 	/*
 	 * release() runs inside the srcu read side, entered before the claim:
@@ -216,8 +218,8 @@ void uhmm_mmu_notifier_unregister(struct uhmm_mmu_notifier *sub, struct uhmm_mm 
 		lockdep_callback_exit();
 	}
 	srcu_read_unlock(&subs->srcu, idx);
-	if (UHMM_WARN_ON(unregistered))
-		return;	/* not registered (or unregistered twice): no reference to drop */
+	if (unlikely(unregistered))
+		UHMM_BUG("uhmm_mmu_notifier_unregister of a notifier that is not registered (unregistered twice?)");
 
 	subs_lock(subs);
 	if (sub->linked == MN_LINKED || sub->linked == MN_RELEASING)
