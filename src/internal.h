@@ -106,6 +106,11 @@ struct uhmm_free_shard {
 	pthread_mutex_t lock;	/* protects head and count */
 	struct uhmm_page *head;
 	unsigned long count;
+	/* Frames allocated minus frames freed by threads using this shard (may go
+	 * negative); the sum over shards is RAM in use. Kept here, on a line the
+	 * thread touches anyway, rather than in one global counter every fault
+	 * would bounce between cores. */
+	atomic_long nr_used;
 } __attribute__((aligned(64)));
 
 struct uhmm_page_waitq {
@@ -119,7 +124,6 @@ struct uhmm_system {
 	struct uhmm_page *pages;	/* nr_ram structs */
 	struct uhmm_page *zero_page;
 	atomic_ulong bump;		/* frames never handed out start here */
-	atomic_long ram_used;
 	struct uhmm_free_shard shards[NR_FREE_SHARDS];
 	struct uhmm_page_waitq waitq[PAGE_WAIT_BUCKETS];
 	/* Device frames. dev_lock protects dev_next_section and section publication;
@@ -335,7 +339,6 @@ struct uhmm_mm {
 	unsigned long nr_vmas;
 	struct pt_dir *pgd;		/* never changes */
 	pthread_mutex_t anon_prepare_lock;	/* serialises vma->mapping creation under mmap read lock */
-	atomic_long rss;
 	/* Notifier state, allocated on the first registration, freed with the mm. */
 	struct uhmm_mn_subscriptions *_Atomic notifier_subscriptions;
 };
@@ -348,6 +351,7 @@ struct uhmm_vma *vma_next(struct uhmm_vma *v);
 struct uhmm_vma *vma_prev(struct uhmm_vma *v);
 struct uhmm_mapping *anon_vma_prepare(struct uhmm_vma *vma);	/* NULL on -ENOMEM */
 void mapping_put(struct uhmm_mapping *m);
+void mapping_get(struct uhmm_mapping *m);
 /* Take and drop every mapping lock of @mm's VMAs: rmap walks in flight finish. mmap write lock held. */
 void mm_sync_rmap_walkers(struct uhmm_mm *mm);
 

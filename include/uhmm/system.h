@@ -55,7 +55,8 @@ UHMM_API int uhmm_system_get_stats(struct uhmm_system *sys, struct uhmm_system_s
  * now (1 = the next one). persistent=0 fails only that call, persistent=1 fails
  * every call from the Nth on. nth=0 disables. Counts are process-wide and
  * per-thread-safe (atomic). uhmm_fail_count() returns the number of internal
- * allocations made since the last uhmm_fail_nth().
+ * allocations made since the last uhmm_fail_nth() while injection was armed
+ * (nth != 0); disarmed, nothing is counted, so the hot paths write nothing shared.
  */
 UHMM_API void uhmm_fail_nth(unsigned long nth, int persistent);
 UHMM_API unsigned long uhmm_fail_count(void);

@@ -310,6 +310,8 @@ static bool migrate_vma_insert_page(struct uhmm_migrate_vma *m, unsigned long ad
 	if (!leaf)
 		return false;
 	page->mapping = map;
+	if (page_is_device(page))
+		mapping_get(map);	/* a device page keeps its family alive: see page_free_device */
 	page->index = vma_page_index(vma, addr);
 	page_set_flag(page, PG_ANON | PG_ANON_EXCLUSIVE);
 	if (page_is_device_private(page))
@@ -330,13 +332,13 @@ static bool migrate_vma_insert_page(struct uhmm_migrate_vma *m, unsigned long ad
 		goto abort;
 	page_get(page);
 	page_add_rmap(page);
-	/* the zero page is not counted in rss, so both cases add one */
-	atomic_fetch_add_explicit(&mm->rss, 1, memory_order_relaxed);
 	pte_set(leaf, addr, npte);
 	ptl_unlock(leaf);
 	return true;
 abort:
 	ptl_unlock(leaf);
+	if (page_is_device(page))
+		mapping_put(map);
 	page->mapping = NULL;
 	page_clear_flag(page, PG_ANON | PG_ANON_EXCLUSIVE);
 	return false;
@@ -385,6 +387,8 @@ static void migrate_pages_common(struct uhmm_system *sys, unsigned long *src, un
 		}
 		/* move the metadata; the driver already copied the data */
 		newp->mapping = p->mapping;
+		if (newp->mapping && page_is_device(newp))
+			mapping_get(newp->mapping);	/* see page_free_device */
 		newp->index = p->index;
 		page_set_flag(newp, atomic_load(&p->flags) & (PG_ANON | PG_ANON_EXCLUSIVE | PG_DIRTY));
 	}
@@ -431,9 +435,38 @@ static void unlock_and_put_dst(struct uhmm_page *p)
 	page_put(p);
 }
 
-static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
-				    unsigned long npages, struct uhmm_page *fault_page)
+/*
+ * Whether @p can only be mapped by m->vma: its anon family lists that VMA and
+ * no other. Then its one migration entry is at the address collect found it,
+ * and finalize restores it there instead of walking the reverse map (a
+ * mapping lock and a list walk per page). Stable while we hold the mmap lock:
+ * a family grows only by fork or split of a member, and the only member is in
+ * our address space. One lock per distinct family, cached in @cache.
+ */
+struct family_cache {
+	struct uhmm_mapping *mapping;
+	bool single;
+};
+
+static bool only_mapped_by(struct uhmm_migrate_vma *m, struct uhmm_page *p, struct family_cache *cache)
 {
+	struct uhmm_mapping *map = p->mapping;
+
+	if (!m || !map || map->kind != MAPPING_ANON)
+		return false;
+	if (map != cache->mapping) {
+		mapping_lock(map);
+		cache->single = map->vmas == m->vma && !m->vma->map_next;
+		mapping_unlock(map);
+		cache->mapping = map;
+	}
+	return cache->single;
+}
+
+static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
+				    unsigned long npages, struct uhmm_page *fault_page, struct uhmm_migrate_vma *m)
+{
+	struct family_cache cache = { NULL, false };
 	unsigned long i;
 
 	for (i = 0; i < npages; i++) {
@@ -453,7 +486,13 @@ static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src,
 			}
 			newp = p;
 		}
-		remove_migration_ptes(p, newp);
+		if (only_mapped_by(m, p, &cache)) {
+			struct remove_arg a = { p, newp };
+
+			remove_migration_pte(p, m->vma, m->start + i * PAGE_SIZE, &a);
+		} else {
+			remove_migration_ptes(p, newp);
+		}
 		if (p != fault_page)
 			page_unlock(p);
 		page_put(p);
@@ -467,7 +506,7 @@ void uhmm_migrate_vma_finalize(struct uhmm_migrate_vma *args)
 	if (!args || !args->vma || !args->src || !args->dst)
 		return;
 	TRACE_BEGIN("migrate", "migrate_vma_finalize", args->vma->mm, args->start, args->end);
-	migrate_finalize_common(args->vma->mm->sys, args->src, args->dst, args->npages, args->fault_page);
+	migrate_finalize_common(args->vma->mm->sys, args->src, args->dst, args->npages, args->fault_page, args);
 	TRACE_END("migrate", "migrate_vma_finalize", args->vma->mm, 0);
 }
 
@@ -475,7 +514,7 @@ void uhmm_migrate_device_finalize(struct uhmm_system *sys, unsigned long *src, u
 				  unsigned long npages)
 {
 	if (sys && src && dst)
-		migrate_finalize_common(sys, src, dst, npages, NULL);
+		migrate_finalize_common(sys, src, dst, npages, NULL, NULL);
 }
 
 /* ------------------------------------------------------- by physical range */

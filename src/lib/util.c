@@ -38,7 +38,9 @@ bool uhmm_warn_on(bool cond, const char *file, int line, const char *what)
 
 /* fail_nth == 0: off. Counting is global; tests that use it are single-threaded
  * while it is armed, the atomics only keep TSan and concurrent users sane. */
-static atomic_ulong fail_nth;
+/* Own cache line: every allocation reads fail_nth, and counting is done
+ * only while injection is armed, so the fault path writes nothing shared. */
+static _Alignas(64) atomic_ulong fail_nth;
 static atomic_int fail_persistent;
 static atomic_ulong alloc_count;
 
@@ -59,9 +61,9 @@ bool uhmm_should_fail_alloc(void)
 	unsigned long nth = atomic_load_explicit(&fail_nth, memory_order_relaxed);
 	unsigned long n;
 
-	n = atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed) + 1;
 	if (likely(nth == 0))
-		return false;
+		return false;	/* disarmed: nothing counted (uhmm_fail_count is for armed runs) */
+	n = atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed) + 1;
 	if (atomic_load_explicit(&fail_persistent, memory_order_relaxed))
 		return n >= nth;
 	return n == nth;

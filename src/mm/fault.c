@@ -75,7 +75,6 @@ static int do_anonymous_page(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned 
 		return 0;
 	}
 	page_add_rmap(p);
-	atomic_fetch_add_explicit(&mm->rss, 1, memory_order_relaxed);
 	pte_set(leaf, addr, mk_pte(p->pfn, new_pte_flags(vma, true)));
 	ptl_unlock(leaf);
 	return 0;
@@ -99,7 +98,6 @@ static int do_shared_page(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned lon
 		return 0;
 	}
 	page_add_rmap(p);
-	atomic_fetch_add_explicit(&mm->rss, 1, memory_order_relaxed);
 	/* As the kernel: a read fault maps a shared page read-only, the first write marks it dirty. */
 	pte_set(leaf, addr, mk_pte(p->pfn, new_pte_flags(vma, write)));
 	ptl_unlock(leaf);
@@ -157,7 +155,6 @@ static int do_wp_page(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long ad
 			ptl_unlock(leaf);
 			page_put(old);	/* the mapping's reference */
 		} else {
-			atomic_fetch_add_explicit(&mm->rss, 1, memory_order_relaxed);
 			ptl_unlock(leaf);
 		}
 		new = NULL;

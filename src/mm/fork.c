@@ -45,11 +45,9 @@ static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
 				pte_set(sl, addr, pte);
 			}
 			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
-			atomic_fetch_add(&dst_mm->rss, 1);
 			return 0;
 		case SWP_MIGRATION_READ:
 			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
-			atomic_fetch_add(&dst_mm->rss, 1);
 			return 0;
 		case SWP_DEVICE_WRITE:
 			if (cow) {
@@ -62,7 +60,6 @@ static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
 			page_add_rmap(p);
 			page_clear_flag(p, PG_ANON_EXCLUSIVE);
 			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
-			atomic_fetch_add(&dst_mm->rss, 1);
 			return 0;
 		case SWP_DEVICE_EXCLUSIVE_READ:
 		case SWP_DEVICE_EXCLUSIVE_WRITE:
@@ -91,12 +88,10 @@ static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
 		page_set_flag(np, PG_ANON | PG_ANON_EXCLUSIVE);
 		page_add_rmap(np);
 		pte_set(dl, addr, mk_pte(np->pfn, (pte & (PTE_WRITE | PTE_DIRTY))));
-		atomic_fetch_add(&dst_mm->rss, 1);
 		return 0;
 	}
 	page_get(p);
 	page_add_rmap(p);
-	atomic_fetch_add(&dst_mm->rss, 1);
 	if (cow) {
 		page_clear_flag(p, PG_ANON_EXCLUSIVE);
 		if (pte_write(pte)) {

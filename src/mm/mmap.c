@@ -24,11 +24,9 @@ static struct uhmm_page *zap_one(struct uhmm_mm *mm, pte_t pte)
 		if (pte & PTE_DIRTY)
 			page_set_flag(p, PG_DIRTY);
 		page_remove_rmap(p);
-		atomic_fetch_sub_explicit(&mm->rss, 1, memory_order_relaxed);
 		return p;
 	}
 	p = pfn_to_page(mm->sys, pte_pfn(pte));
-	atomic_fetch_sub_explicit(&mm->rss, 1, memory_order_relaxed);
 	if (is_device_private_entry(pte)) {
 		page_remove_rmap(p);
 		return p;

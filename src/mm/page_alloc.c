@@ -25,6 +25,16 @@ static unsigned shard_of_thread(void)
 	return shard_plus_one - 1;
 }
 
+static long ram_used(struct uhmm_system *sys)
+{
+	long n = 0;
+	unsigned i;
+
+	for (i = 0; i < NR_FREE_SHARDS; i++)
+		n += atomic_load_explicit(&sys->shards[i].nr_used, memory_order_relaxed);
+	return n;
+}
+
 int uhmm_system_create(const struct uhmm_system_opts *opts, struct uhmm_system **out)
 {
 	size_t ram = opts && opts->ram_bytes ? opts->ram_bytes : DEFAULT_RAM;
@@ -69,7 +79,7 @@ int uhmm_system_create(const struct uhmm_system_opts *opts, struct uhmm_system *
 	atomic_store(&sys->zero_page->refcount, 1);
 	atomic_store(&sys->zero_page->flags, PG_ZERO);
 	atomic_store(&sys->bump, 1);
-	atomic_store(&sys->ram_used, 1);
+	atomic_store(&sys->shards[0].nr_used, 1);	/* the zero page */
 	*out = sys;
 	return 0;
 
@@ -90,8 +100,8 @@ void uhmm_system_destroy(struct uhmm_system *sys)
 		return;
 	if (atomic_load(&sys->nr_mms))
 		fprintf(stderr, "uhmm: system destroyed with %ld address spaces alive\n", atomic_load(&sys->nr_mms));
-	if (atomic_load(&sys->ram_used) != 1)
-		fprintf(stderr, "uhmm: system destroyed with %ld RAM pages in use\n", atomic_load(&sys->ram_used) - 1);
+	if (ram_used(sys) != 1)
+		fprintf(stderr, "uhmm: system destroyed with %ld RAM pages in use\n", ram_used(sys) - 1);
 	if (atomic_load(&sys->dev_pages))
 		fprintf(stderr, "uhmm: system destroyed with %ld device pages registered\n", atomic_load(&sys->dev_pages));
 	for (i = 0; i < NR_FREE_SHARDS; i++)
@@ -112,7 +122,7 @@ int uhmm_system_get_stats(struct uhmm_system *sys, struct uhmm_system_stats *st)
 	if (!sys || !st)
 		return -EINVAL;
 	st->ram_pages = sys->nr_ram;
-	st->used_pages = atomic_load(&sys->ram_used);
+	st->used_pages = (unsigned long)ram_used(sys);
 	st->free_pages = sys->nr_ram - st->used_pages;
 	st->device_pages = atomic_load(&sys->dev_pages);
 	st->device_pages_used = atomic_load(&sys->dev_pages_used);
@@ -163,7 +173,7 @@ struct uhmm_page *page_alloc(struct uhmm_system *sys)
 	atomic_store_explicit(&p->mapcount, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->pincount, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->refcount, 1, memory_order_release);
-	atomic_fetch_add_explicit(&sys->ram_used, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sys->shards[me].nr_used, 1, memory_order_relaxed);
 	return p;
 }
 
@@ -180,7 +190,7 @@ void page_free_ram(struct uhmm_page *p)
 	s->head = p;
 	s->count++;
 	CHECK_PTHREAD(pthread_mutex_unlock(&s->lock));
-	atomic_fetch_sub_explicit(&sys->ram_used, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&s->nr_used, 1, memory_order_relaxed);
 }
 
 void page_get(struct uhmm_page *p)
