@@ -160,8 +160,9 @@ static const struct uhmm_mmu_interval_notifier_ops dmirror_mni_ops = {
 
 /* --------------------------------------------------------------- faults */
 
-/* Store the result of a successful hmm_range_fault in the page table. Mutex held. */
-static int dmirror_map_range_locked(struct uhmm_dmirror *dmirror, const struct uhmm_range *range)
+/* Store the result of a successful hmm_range_fault in the page table. Mutex held.
+ * @own_only: nothing was faulted; map only the pages in this device's memory. */
+static int dmirror_map_range_locked(struct uhmm_dmirror *dmirror, const struct uhmm_range *range, bool own_only)
 {
 	unsigned long vpn = range->start >> DMIRROR_PAGE_SHIFT;
 	unsigned long i, n = (range->end - range->start) >> DMIRROR_PAGE_SHIFT;
@@ -171,6 +172,9 @@ static int dmirror_map_range_locked(struct uhmm_dmirror *dmirror, const struct u
 		struct uhmm_page *page = uhmm_pfn_to_page(dmirror->sys, uhmm_pfn_to_pfn(hpfn));
 		int r;
 
+		if (own_only && (!(hpfn & UHMM_PFN_VALID) || (hpfn & UHMM_PFN_ERROR) || !page ||
+				 !uhmm_is_zone_device_page(page) || uhmm_page_pgmap(page)->owner != dmirror->dev))
+			continue;
 		/* We asked for every page to be faulted in: valid, no error. */
 		if (!(hpfn & UHMM_PFN_VALID) || (hpfn & UHMM_PFN_ERROR) || !page)
 			return -EFAULT;
@@ -214,7 +218,8 @@ static bool dmirror_write_denied(const struct uhmm_range *range, bool write)
  * bumps migrate_seq before it updates our page table, and we check that
  * too. Gives up with -EBUSY after DMIRROR_RANGE_FAULT_TIMEOUT_MS.
  */
-static int dmirror_fault_range(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end, bool write)
+static int dmirror_fault_range(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end, bool write,
+			       bool own_only)
 {
 	unsigned long pfns[DMIRROR_RANGE_PAGES];
 	unsigned long deadline = now_ns() + DMIRROR_RANGE_FAULT_TIMEOUT_MS * 1000000UL;
@@ -226,7 +231,7 @@ static int dmirror_fault_range(struct uhmm_dmirror *dmirror, unsigned long start
 	range.start = start;
 	range.end = end;
 	range.hmm_pfns = pfns;
-	range.default_flags = UHMM_PFN_REQ_FAULT | (write ? UHMM_PFN_REQ_WRITE : 0);
+	range.default_flags = own_only ? 0 : UHMM_PFN_REQ_FAULT | (write ? UHMM_PFN_REQ_WRITE : 0);
 	range.pfn_flags_mask = 0;	/* same request for every page */
 	/* Our own device-private pages are returned as they are, not faulted back. */
 	range.dev_private_owner = dmirror->dev;
@@ -270,7 +275,7 @@ static int dmirror_fault_range(struct uhmm_dmirror *dmirror, unsigned long start
 		}
 		break;
 	}
-	r = dmirror_map_range_locked(dmirror, &range);
+	r = dmirror_map_range_locked(dmirror, &range, own_only);
 	unlock(&dmirror->mutex);
 	return r;
 }
@@ -285,12 +290,24 @@ static int dmirror_fault(struct uhmm_dmirror *dmirror, unsigned long start, unsi
 		dmirror_trace_fault(dmirror, UHMM_TRACE_BEGIN, start, end, write);
 	for (addr = start; addr < end; addr = next) {
 		next = DMIRROR_MIN(end, addr + DMIRROR_RANGE_PAGES * DMIRROR_PAGE_SIZE);
-		r = dmirror_fault_range(dmirror, addr, next, write);
+		r = dmirror_fault_range(dmirror, addr, next, write, false);
 		if (r)
 			break;
 	}
 	if (tracing)
 		dmirror_trace_fault(dmirror, UHMM_TRACE_END, 0, 0, r);
+	return r;
+}
+
+int dmirror_map_own_pages(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end)
+{
+	unsigned long addr, next;
+	int r = 0;
+
+	for (addr = start; addr < end && !r; addr = next) {
+		next = DMIRROR_MIN(end, addr + DMIRROR_RANGE_PAGES * DMIRROR_PAGE_SIZE);
+		r = dmirror_fault_range(dmirror, addr, next, false, true);
+	}
 	return r;
 }
 

@@ -220,5 +220,9 @@ int dmirror_devmem_fault(struct uhmm_vm_fault *vmf);
  * page without an entry; *cpages counts the pages copied. */
 int dmirror_do_read(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end, char *buf,
 		    unsigned long *cpages);
+/* Map into the page table, without faulting anything, the pages of [start,
+ * end) that are in this device's memory (private or coherent). 0, -EBUSY,
+ * -ENOMEM. Do not hold the mutex or the mmap lock. */
+int dmirror_map_own_pages(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end);
 
 #endif

@@ -116,16 +116,60 @@ static bool dmirror_fail_alloc_once(struct uhmm_dmirror *dmirror)
 
 /* ------------------------------------------------------------ to device */
 
+/*
+ * Before the copy to the device: take write permission away from the device
+ * entries of the pages about to move (ent[i] != 0), in every file of @dev
+ * mirroring @mm. They all skipped the MIGRATE invalidation, so their entries
+ * still map the old pages, and a device write through one during the copy
+ * would land in the old page and be lost (found by tests/stress/torture.c;
+ * tests/regress/test_dmirror_write_during_migration.c). Reads stay valid: the
+ * old page lives, and nothing can write it, until finalize_and_map replaces
+ * or erases these entries. The migrate_seq bump makes a racing fault that
+ * read the old, writable PTE start over, as in dmirror_migrate_update_pts.
+ */
+static void dmirror_migrate_write_protect(struct uhmm_dmirror_device *dev, struct uhmm_mm *mm, unsigned long start,
+					  unsigned long npages, const uintptr_t *ent)
+{
+	unsigned long vpn0 = start >> DMIRROR_PAGE_SHIFT;
+	struct uhmm_dmirror *d;
+
+	lock(&dev->files_lock);
+	for (d = dev->files; d; d = d->next) {
+		unsigned long i;
+
+		if (d->mm != mm)
+			continue;
+		atomic_fetch_add_explicit(&d->migrate_seq, 1, memory_order_seq_cst);
+		lock(&d->mutex);
+		for (i = 0; i < npages; i++) {
+			uintptr_t e;
+
+			if (!ent[i])
+				continue;
+			e = dpt_lookup(&d->pt, vpn0 + i);
+			if (!e || dpt_entry_tag(e) != DPT_TAG_WRITE)
+				continue;
+			if (dpt_store(&d->pt, vpn0 + i, dpt_mk_entry(dpt_entry_page(e), DPT_TAG_READ)))
+				dpt_erase(&d->pt, vpn0 + i);	/* an absent entry is always safe */
+		}
+		unlock(&d->mutex);
+	}
+	unlock(&dev->files_lock);
+}
+
 /* Between setup and pages: allocate device pages and copy (sources are locked and unmapped). */
 static void dmirror_migrate_alloc_and_copy(struct uhmm_dmirror *dmirror, struct uhmm_migrate_vma *args,
 					   bool vma_writable)
 {
+	uintptr_t ent[DMIRROR_RANGE_PAGES];
 	unsigned long i;
+	bool any = false;
 
 	for (i = 0; i < args->npages; i++) {
 		unsigned long src = args->src[i];
 		struct uhmm_page *spage, *dpage;
 
+		ent[i] = 0;
 		if (!(src & UHMM_MIGRATE_PFN_MIGRATE))
 			continue;
 		spage = uhmm_migrate_pfn_to_page(dmirror->sys, src);
@@ -137,14 +181,26 @@ static void dmirror_migrate_alloc_and_copy(struct uhmm_dmirror *dmirror, struct 
 		dpage = dmirror_devmem_alloc_page(dmirror->dev);
 		if (!dpage)
 			continue;	/* device full: the page stays in RAM (dst 0 declines it) */
-		if (spage)
-			memcpy(dmirror_page_data(dpage), uhmm_page_address(spage), DMIRROR_PAGE_SIZE);
-		else
-			memset(dmirror_page_data(dpage), 0, DMIRROR_PAGE_SIZE);	/* hole or zero page */
 		args->dst[i] = uhmm_migrate_pfn(uhmm_page_to_pfn(dpage));
 		/* For our own bookkeeping (the core derives the CPU permission itself). */
 		if ((src & UHMM_MIGRATE_PFN_WRITE) || (!spage && vma_writable))
 			args->dst[i] |= UHMM_MIGRATE_PFN_WRITE;
+		ent[i] = 1;
+		any = true;
+	}
+	/* no device write may reach the old pages from here on */
+	if (any)
+		dmirror_migrate_write_protect(dmirror->dev, dmirror->mm, args->start, args->npages, ent);
+	for (i = 0; i < args->npages; i++) {
+		struct uhmm_page *dpage = uhmm_migrate_pfn_to_page(dmirror->sys, args->dst[i]);
+		struct uhmm_page *spage = uhmm_migrate_pfn_to_page(dmirror->sys, args->src[i]);
+
+		if (!dpage)
+			continue;
+		if (spage)
+			memcpy(dmirror_page_data(dpage), uhmm_page_address(spage), DMIRROR_PAGE_SIZE);
+		else
+			memset(dmirror_page_data(dpage), 0, DMIRROR_PAGE_SIZE);	/* hole or zero page */
 	}
 }
 
@@ -228,6 +284,25 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 	lock(&dmirror->mutex);
 	r = dmirror_do_read(dmirror, start, end, bounce, &cpages);
 	unlock(&dmirror->mutex);
+	if (r == -ENOENT && !dmirror->dev->invalidate_own_migrations) {
+		/*
+		 * A page already in our memory is on the device too, but its
+		 * entry may be gone: an invalidation (fork, mprotect) erased it,
+		 * or storing it failed (-ENOMEM) in an earlier pass. Map those,
+		 * and only those, and read again; otherwise a retry could never
+		 * succeed, since migrate_vma does not select them again. Not in
+		 * the pre-seed-patch mode: there the -ENOENT of pages whose
+		 * entries our own MIGRATE invalidation erased is the symptom the
+		 * mode exists to show.
+		 */
+		r = dmirror_map_own_pages(dmirror, start, end);
+		if (!r) {
+			cpages = 0;
+			lock(&dmirror->mutex);
+			r = dmirror_do_read(dmirror, start, end, bounce, &cpages);
+			unlock(&dmirror->mutex);
+		}
+	}
 	if (!r) {
 		memcpy(cmd->ptr, bounce, cmd->npages * DMIRROR_PAGE_SIZE);
 		cmd->cpages = cpages;
