@@ -177,7 +177,17 @@ void page_free_device(struct uhmm_page *p)
 
 	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
 	page_clear_flag(p, PG_ANON | PG_ANON_EXCLUSIVE | PG_DIRTY);
-	/* a stale mapping would mislead the next migration that uses this page */
+	/*
+	 * A device page holds a reference on its anon family while
+	 * page->mapping is set (taken in migrate_device.c): eviction by physical
+	 * range (migrate_device_range) runs without any mmap lock and may follow
+	 * page->mapping of a page whose last mapping, and with it the last VMA of
+	 * the family, went away meanwhile (Linux: rmap walkers without mmap_lock
+	 * must hold a reference keeping the anon_vma alive). A stale mapping would
+	 * also mislead the next migration that uses this page.
+	 */
+	if (p->mapping)
+		mapping_put(p->mapping);
 	p->mapping = NULL;
 	pgmap->ops->page_free(p);
 	if (trace_on())
