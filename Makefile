@@ -11,7 +11,7 @@
 #                       build + ctest one preset
 #   make bench          release build, run every build/release/bench/bench_*
 #   make stress         release build, run build/release/tests/stress/*
-#   make fuzz           (not yet)
+#   make fuzz           libFuzzer target vs a reference model (FUZZ_SECONDS=60)
 #   make install PREFIX=/usr/local
 #   make clean
 #
@@ -133,6 +133,7 @@ tsan:
 # asan, then tsan, then release last, so the last ctest summary
 # ("100% tests passed, 0 tests failed out of N") ends the output.
 check: deps
+	$(Q)$(MAKE) fuzz FUZZ_SECONDS=60
 	$(Q)$(MAKE) asan
 	$(Q)$(MAKE) tsan
 	$(Q)$(MAKE) release
@@ -160,16 +161,21 @@ bench: build
 	done; \
 	[ $$found = 1 ] || echo "bench: no bench programs yet"
 
+# STRESS_SECONDS (default 300) per program; the seed is printed, replay it
+# with build/release/tests/stress/torture --seed S.
 stress: build
 	$(Q)shopt -s nullglob; found=0; \
 	for t in $(BUILD_ROOT)/release/tests/stress/*; do \
 		[ -f "$$t" ] && [ -x "$$t" ] || continue; \
-		found=1; echo "==> $$t"; "$$t"; \
+		found=1; echo "==> $$t --seconds $(or $(STRESS_SECONDS),300)"; \
+		"$$t" --seconds $(or $(STRESS_SECONDS),300); \
 	done; \
 	[ $$found = 1 ] || echo "stress: no stress programs yet"
 
+# FUZZ_SECONDS (default 60): build fuzz/fuzz_uhmm with clang in build/fuzz and
+# run it on fuzz/corpus; skips with a message without clang/libFuzzer.
 fuzz:
-	@echo "fuzz: not yet"
+	$(Q)bash fuzz/run.sh $(BUILD_ROOT)/fuzz $(or $(FUZZ_SECONDS),60)
 
 install: build
 	$(Q)cmake --install $(BUILD_ROOT)/release --prefix "$(PREFIX)"
