@@ -291,7 +291,10 @@ struct uhmm_mapping {
 	enum mapping_kind kind;
 	atomic_int refcount;		/* VMAs pointing here */
 	pthread_mutex_t lock;		/* protects vmas list and, for shmem, pages[] / nr_pages */
-	struct uhmm_vma *vmas;
+	/* Oldest first: a VMA that PTEs move or are copied to (mremap's new VMA,
+	 * a fork child's) comes after its source, so an rmap walk that runs
+	 * without the mmap lock sees each PTE in one place or the other. */
+	struct uhmm_vma *vmas, *vmas_tail;
 	/* shmem only: the object's pages, indexed by pgoff; each holds one reference. */
 	struct uhmm_page **pages;
 	unsigned long nr_pages;

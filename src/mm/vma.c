@@ -105,6 +105,31 @@ void mapping_put(struct uhmm_mapping *m)
 	free(m);
 }
 
+/* Append @v to @m's VMA list (mapping lock held): see struct uhmm_mapping. */
+static void link_locked(struct uhmm_mapping *m, struct uhmm_vma *v)
+{
+	v->map_next = NULL;
+	v->map_prev = m->vmas_tail;
+	if (m->vmas_tail)
+		m->vmas_tail->map_next = v;
+	else
+		m->vmas = v;
+	m->vmas_tail = v;
+}
+
+static void unlink_locked(struct uhmm_mapping *m, struct uhmm_vma *v)
+{
+	if (v->map_prev)
+		v->map_prev->map_next = v->map_next;
+	else
+		m->vmas = v->map_next;
+	if (v->map_next)
+		v->map_next->map_prev = v->map_prev;
+	else
+		m->vmas_tail = v->map_prev;
+	v->map_next = v->map_prev = NULL;
+}
+
 /* Link @v on its mapping's VMA list (the mapping must exist). */
 void vma_link_mapping(struct uhmm_vma *v)
 {
@@ -113,11 +138,7 @@ void vma_link_mapping(struct uhmm_vma *v)
 	if (!m)
 		return;
 	mapping_lock(m);
-	v->map_prev = NULL;
-	v->map_next = m->vmas;
-	if (m->vmas)
-		m->vmas->map_prev = v;
-	m->vmas = v;
+	link_locked(m, v);
 	mapping_unlock(m);
 }
 
@@ -128,13 +149,7 @@ void vma_unlink_mapping(struct uhmm_vma *v)
 	if (!m)
 		return;
 	mapping_lock(m);
-	if (v->map_prev)
-		v->map_prev->map_next = v->map_next;
-	else
-		m->vmas = v->map_next;
-	if (v->map_next)
-		v->map_next->map_prev = v->map_prev;
-	v->map_next = v->map_prev = NULL;
+	unlink_locked(m, v);
 	mapping_unlock(m);
 }
 
@@ -209,7 +224,8 @@ void vma_free(struct uhmm_vma *v)
 	free(v);
 }
 
-void vma_tree_insert(struct uhmm_mm *mm, struct uhmm_vma *v)
+/* The VMA tree only (mmap lock held for write). */
+static void vma_tree_insert_rb(struct uhmm_mm *mm, struct uhmm_vma *v)
 {
 	struct uhmm_rb_node **link = &mm->vma_tree.node, *parent = NULL;
 
@@ -222,14 +238,24 @@ void vma_tree_insert(struct uhmm_mm *mm, struct uhmm_vma *v)
 	uhmm_rb_link_node(&v->rb, parent, link);
 	uhmm_rb_insert_color(&v->rb, &mm->vma_tree, NULL);
 	mm->nr_vmas++;
+}
+
+static void vma_tree_remove_rb(struct uhmm_mm *mm, struct uhmm_vma *v)
+{
+	uhmm_rb_erase(&v->rb, &mm->vma_tree, NULL);
+	mm->nr_vmas--;
+}
+
+void vma_tree_insert(struct uhmm_mm *mm, struct uhmm_vma *v)
+{
+	vma_tree_insert_rb(mm, v);
 	vma_link_mapping(v);
 }
 
 void vma_tree_remove(struct uhmm_mm *mm, struct uhmm_vma *v)
 {
 	vma_unlink_mapping(v);
-	uhmm_rb_erase(&v->rb, &mm->vma_tree, NULL);
-	mm->nr_vmas--;
+	vma_tree_remove_rb(mm, v);
 }
 
 /*
@@ -238,14 +264,29 @@ void vma_tree_remove(struct uhmm_mm *mm, struct uhmm_vma *v)
  */
 int vma_split(struct uhmm_mm *mm, struct uhmm_vma *v, unsigned long addr)
 {
+	struct uhmm_mapping *m = atomic_load(&v->mapping);
 	struct uhmm_vma *n;
 
 	UHMM_BUG_ON(addr <= v->start || addr >= v->end || !PAGE_ALIGNED(addr));
-	n = vma_alloc(mm, addr, v->end, v->flags, vma_page_index(v, addr), atomic_load(&v->mapping));
+	n = vma_alloc(mm, addr, v->end, v->flags, vma_page_index(v, addr), m);
 	if (!n)
 		return -ENOMEM;
-	vma_set_range(v, v->start, addr, v->pgoff);
-	vma_tree_insert(mm, n);
+	/*
+	 * Shrink @v and link @n under one hold of the mapping lock, as Linux
+	 * holds the rmap locks across __split_vma: an rmap walk that runs
+	 * without our mmap lock (eviction by physical range, a migration from
+	 * another address space of the family) must find [addr, end) in one of
+	 * them. Between two holds it found neither and left migration entries
+	 * there behind (found by tests/stress/torture.c).
+	 */
+	if (m)
+		mapping_lock(m);
+	v->end = addr;
+	if (m)
+		link_locked(m, n);
+	if (m)
+		mapping_unlock(m);
+	vma_tree_insert_rb(mm, n);
 	return 0;
 }
 
@@ -267,15 +308,24 @@ static bool mappings_mergeable(struct uhmm_vma *a, struct uhmm_vma *b)
 static void vma_merge_pair(struct uhmm_mm *mm, struct uhmm_vma *a, struct uhmm_vma *b)
 {
 	struct uhmm_mapping *ma = atomic_load(&a->mapping), *mb = atomic_load(&b->mapping);
+	struct uhmm_mapping *m = ma ? ma : mb;	/* mergeable: mb is ma or NULL, or ma is NULL */
 
-	vma_tree_remove(mm, b);
+	vma_tree_remove_rb(mm, b);
+	/* One hold of the mapping lock, as in vma_split: b's range never
+	 * disappears from an rmap walk's view. */
+	if (m)
+		mapping_lock(m);
+	if (mb)
+		unlink_locked(mb, b);
 	if (!ma && mb) {
 		/* b's pages carry b's pgoff, which continues a's: a adopts the family */
 		mapping_get(mb);
 		atomic_store(&a->mapping, mb);
-		vma_link_mapping(a);
+		link_locked(mb, a);
 	}
-	vma_set_range(a, a->start, b->end, a->pgoff);
+	a->end = b->end;
+	if (m)
+		mapping_unlock(m);
 	vma_free(b);
 }
 
