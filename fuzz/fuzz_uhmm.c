@@ -418,7 +418,7 @@ static bool check_page(int mi, int p, bool data, const char *when)
 	case UHMM_PTE_PRESENT:
 		if (!page)
 			fail("%s: mm%d page %d: present PTE with no page (pfn %#lx)", when, mi, p, in.pfn);
-		if (in.refcount <= 0 || in.mapcount <= 0)
+		if (in.refcount <= 0 || in.mapcount <= 0 || in.refcount < in.mapcount)
 			fail("%s: mm%d page %d: mapped page with refcount %d mapcount %d", when, mi, p, in.refcount,
 			     in.mapcount);
 		if (uhmm_is_zone_device_page(page)) {
@@ -439,7 +439,7 @@ static bool check_page(int mi, int p, bool data, const char *when)
 			     p);
 		if (mp->shared)
 			fail("%s: mm%d page %d: device-private entry in a shared mapping", when, mi, p);
-		if (in.refcount <= 0 || in.mapcount <= 0)
+		if (in.refcount <= 0 || in.mapcount <= 0 || in.refcount < in.mapcount)
 			fail("%s: mm%d page %d: device-private page with refcount %d mapcount %d", when, mi, p,
 			     in.refcount, in.mapcount);
 		return false;	/* bytes are the driver's */

@@ -9,7 +9,8 @@ set -eu -o pipefail
 
 build=${1:-build/fuzz}
 seconds=${2:-60}
-src=$(cd "$(dirname "$0")/.." && pwd)
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+src=$(cd "$here/.." && pwd)
 
 if ! command -v clang >/dev/null 2>&1; then
     echo "fuzz: skipped: clang not found (apt-get install clang libclang-rt-14-dev)"

@@ -61,6 +61,8 @@ static void dmirror_tlb_flush(unsigned long ns)
 
 /* ------------------------------------------------------------ callback */
 
+_Thread_local const struct uhmm_dmirror *dmirror_busy;
+
 /*
  * Trace events (uhmm/trace.h), for `uhmm --trace` and the demo's counts: one
  * instant per callback with the event, its owner, the range, whether the
@@ -141,6 +143,9 @@ static bool dmirror_interval_invalidate(struct uhmm_mmu_interval_notifier *mni,
 	/* Under the lock that read_retry is called under: a fault that read
 	 * the CPU page table before this point will see the change and retry. */
 	uhmm_mmu_interval_set_seq(mni, cur_seq);
+	if (dmirror_busy != dmirror && range->event != UHMM_MMU_NOTIFY_EXCLUSIVE &&
+	    (range->event != UHMM_MMU_NOTIFY_MIGRATE || range->owner != dev))
+		atomic_fetch_add_explicit(&dmirror->zap_seq, 1, memory_order_relaxed);	/* see the field */
 	zapped = dpt_erase_range(&dmirror->pt, range->start >> DMIRROR_PAGE_SHIFT,
 				 (range->end - 1) >> DMIRROR_PAGE_SHIFT);
 	if (zapped) {
@@ -567,13 +572,21 @@ static int dmirror_exclusive(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_c
 	uhmm_mmap_read_lock(dmirror->mm);
 	for (addr = start; addr < end; addr += DMIRROR_PAGE_SIZE) {
 		struct uhmm_page *page;
+		unsigned long zap_seq;
 
+		/* sample, then let invalidations under way finish: see zap_seq */
+		zap_seq = atomic_load_explicit(&dmirror->zap_seq, memory_order_relaxed);
+		(void)uhmm_mmu_interval_read_begin(&dmirror->notifier);
 		/* Owner NULL, as test_hmm: our callback does not filter EXCLUSIVE. */
+		dmirror_busy = dmirror;
 		r = uhmm_make_device_exclusive(dmirror->mm, addr, NULL, &page);
+		dmirror_busy = NULL;
 		if (r)
 			break;
 		lock(&dmirror->mutex);
-		r = dpt_store(&dmirror->pt, addr >> DMIRROR_PAGE_SHIFT, dpt_mk_entry(page, DPT_TAG_ATOMIC));
+		/* a zap (MADV_DONTNEED) since may have unmapped the page: no entry then */
+		if (atomic_load_explicit(&dmirror->zap_seq, memory_order_relaxed) == zap_seq)
+			r = dpt_store(&dmirror->pt, addr >> DMIRROR_PAGE_SHIFT, dpt_mk_entry(page, DPT_TAG_ATOMIC));
 		unlock(&dmirror->mutex);
 		uhmm_unlock_page(page);
 		uhmm_put_page(page);

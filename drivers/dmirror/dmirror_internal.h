@@ -129,6 +129,9 @@ void dpt_destroy(struct dmirror_pt *pt);
  * bump index first (so a fresh chunk touches none of its struct pages), then
  * from the chunk's free list, linked through zone_device_data.
  */
+/* The file whose migration or EXCLUSIVE this thread is running (see zap_seq). */
+extern _Thread_local const struct uhmm_dmirror *dmirror_busy;
+
 struct dmirror_chunk {
 	struct uhmm_dev_pagemap pgmap;	/* owner = the device; must not move */
 	struct uhmm_dmirror_device *dev;
@@ -184,6 +187,20 @@ struct uhmm_dmirror {
 	 * migration code updated pt. See dmirror_fault_range().
 	 */
 	atomic_ulong migrate_seq;
+	/*
+	 * Bumped under mutex by the invalidate callback for every invalidation
+	 * it applies, except this device's MIGRATE events, EXCLUSIVE events and
+	 * the invalidations a migration or EXCLUSIVE of this file causes itself
+	 * (its rmap CLEARs, the restore of an old exclusive entry: they run in
+	 * the thread that does it, marked by dmirror_busy). The migration and
+	 * EXCLUSIVE paths store entries outside the read_begin / read_retry
+	 * loop: they sample it (then read_begin, so that invalidations already
+	 * under way have finished their zaps) before they start, and store only
+	 * if it has not moved. Otherwise a zap that needs only the mmap read
+	 * lock (MADV_DONTNEED), or none of ours (rmap, eviction), could unmap
+	 * the new page first and leave an entry for a page that is then freed.
+	 */
+	atomic_ulong zap_seq;
 	atomic_ulong flags;		/* UHMM_DMIRROR_FLAG_* */
 
 	struct uhmm_dmirror *next, *prev;	/* dev->files, under files_lock */

@@ -51,12 +51,14 @@ static void unlock(pthread_mutex_t *m)
  * page i alone; DMIRROR_PT_ERASE erases it everywhere; any other value is the
  * new entry for @self (the file that migrates) and erases the page in the
  * others (they refault and find the same device page through
- * hmm_range_fault). Takes files_lock and each file's mutex; call with no
+ * hmm_range_fault). @self_zap_seq (may be NULL): what @self's zap_seq was
+ * before the migration began; if it moved, @self's new entries are not
+ * stored (see zap_seq). Takes files_lock and each file's mutex; call with no
  * dmirror mutex held.
  */
 static void dmirror_migrate_update_pts(struct uhmm_dmirror_device *dev, struct uhmm_mm *mm,
 				       struct uhmm_dmirror *self, unsigned long start, unsigned long npages,
-				       const uintptr_t *ent)
+				       const uintptr_t *ent, const unsigned long *self_zap_seq)
 {
 	unsigned long vpn0 = start >> DMIRROR_PAGE_SHIFT;
 	struct uhmm_dmirror *d;
@@ -64,6 +66,7 @@ static void dmirror_migrate_update_pts(struct uhmm_dmirror_device *dev, struct u
 	lock(&dev->files_lock);
 	for (d = dev->files; d; d = d->next) {
 		unsigned long i, n = 0;
+		bool zapped;
 
 		if (d->mm != mm)
 			continue;	/* another mm: its copy goes through the rmap walk (CLEAR) */
@@ -74,10 +77,13 @@ static void dmirror_migrate_update_pts(struct uhmm_dmirror_device *dev, struct u
 		 */
 		atomic_fetch_add_explicit(&d->migrate_seq, 1, memory_order_seq_cst);
 		lock(&d->mutex);
+		/* a zap since the migration began may have unmapped a new page already */
+		zapped = d == self && self_zap_seq &&
+			 atomic_load_explicit(&d->zap_seq, memory_order_relaxed) != *self_zap_seq;
 		for (i = 0; i < npages; i++) {
 			if (!ent[i])
 				continue;
-			if (d == self && ent[i] != DMIRROR_PT_ERASE) {
+			if (d == self && ent[i] != DMIRROR_PT_ERASE && !zapped) {
 				if (dpt_store(&d->pt, vpn0 + i, ent[i]) == 0) {
 					n++;
 					continue;
@@ -205,7 +211,8 @@ static void dmirror_migrate_alloc_and_copy(struct uhmm_dmirror *dmirror, struct 
 }
 
 /* Between pages and finalize: the migration is committed for entries still MIGRATE. */
-static void dmirror_migrate_finalize_and_map(struct uhmm_dmirror *dmirror, struct uhmm_migrate_vma *args)
+static void dmirror_migrate_finalize_and_map(struct uhmm_dmirror *dmirror, struct uhmm_migrate_vma *args,
+					     unsigned long zap_seq)
 {
 	uintptr_t ent[DMIRROR_RANGE_PAGES];
 	unsigned long i, moved = 0;
@@ -221,7 +228,7 @@ static void dmirror_migrate_finalize_and_map(struct uhmm_dmirror *dmirror, struc
 	}
 	if (!moved)
 		return;
-	dmirror_migrate_update_pts(dmirror->dev, dmirror->mm, dmirror, args->start, args->npages, ent);
+	dmirror_migrate_update_pts(dmirror->dev, dmirror->mm, dmirror, args->start, args->npages, ent, &zap_seq);
 	dmirror_credit(dmirror->dev, dmirror->mm, true, moved);
 }
 
@@ -240,6 +247,7 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 		struct uhmm_vma *vma = uhmm_find_vma(mm, addr);
 		struct uhmm_migrate_vma args;
 		struct uhmm_vma_info info;
+		unsigned long zap_seq;
 
 		if (!vma) {
 			r = -EINVAL;
@@ -250,6 +258,9 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 			r = -EINVAL;
 			break;
 		}
+		/* sample, then let invalidations under way finish: see zap_seq */
+		zap_seq = atomic_load_explicit(&dmirror->zap_seq, memory_order_relaxed);
+		(void)uhmm_mmu_interval_read_begin(&dmirror->notifier);
 		/* 64 pages at a time, never across a VMA boundary */
 		next = DMIRROR_MIN(end, DMIRROR_MIN(info.end, addr + DMIRROR_RANGE_PAGES * DMIRROR_PAGE_SIZE));
 
@@ -261,12 +272,16 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 		args.end = next;
 		args.pgmap_owner = dmirror->dev;	/* tags the MIGRATE invalidation as ours */
 		args.flags = UHMM_MIGRATE_VMA_SELECT_SYSTEM;
+		dmirror_busy = dmirror;	/* our own rmap CLEARs are no zap: see zap_seq */
 		r = uhmm_migrate_vma_setup(&args);
-		if (r)
+		if (r) {
+			dmirror_busy = NULL;
 			break;
+		}
 		dmirror_migrate_alloc_and_copy(dmirror, &args, info.prot & PROT_WRITE);
 		uhmm_migrate_vma_pages(&args);
-		dmirror_migrate_finalize_and_map(dmirror, &args);
+		dmirror_busy = NULL;
+		dmirror_migrate_finalize_and_map(dmirror, &args, zap_seq);
 		uhmm_migrate_vma_finalize(&args);
 	}
 	uhmm_mmap_read_unlock(mm);
@@ -346,7 +361,7 @@ static unsigned long dmirror_devmem_to_ram_copy(struct uhmm_dmirror_device *dev,
 	if (!any)
 		return failed;
 	/* The invalidation we skipped, done here: before the copy. */
-	dmirror_migrate_update_pts(dev, mm, NULL, args->start, args->npages, ent);
+	dmirror_migrate_update_pts(dev, mm, NULL, args->start, args->npages, ent, NULL);
 	for (i = 0; i < args->npages; i++) {
 		struct uhmm_page *rpage = uhmm_migrate_pfn_to_page(dev->sys, args->dst[i]);
 

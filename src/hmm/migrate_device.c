@@ -191,7 +191,14 @@ static bool remove_migration_pte(struct uhmm_page *page, struct uhmm_vma *vma, u
 		ptl_unlock(leaf);
 		return true;
 	}
-	w = pte_swp_type(pte) == SWP_MIGRATION_WRITE && (vma->flags & VM_WRITE);
+	/*
+	 * The entry's type alone, as Linux's remove_migration_pte: mprotect
+	 * turns writable migration entries read-only under the PTL. Reading
+	 * vma->flags here raced with mprotect of another address space of the
+	 * family, whose mmap lock a walk started elsewhere does not hold
+	 * (found by ThreadSanitizer in tests/stress/torture.c).
+	 */
+	w = pte_swp_type(pte) == SWP_MIGRATION_WRITE;
 	if (page_is_device_private(new)) {
 		npte = mk_swp_pte(w ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, new->pfn, pte & SWP_SOFT_DIRTY);
 	} else {
