@@ -3,7 +3,11 @@
  * A minimal device written here with the public API: a DEVICE_PRIVATE
  * uhmm_dev_pagemap whose page i is backed by 4 KiB of a host buffer (the
  * "device memory", pre-faulted, reached through zone_device_data), a free
- * list filled by page_free, and a migrate_to_ram that migrates a faulting
+ * ring filled by page_free (first freed, first reused: a device allocator
+ * hands back runs in the order they were released, so a sequential range
+ * gets ascending device memory as memcpy's buffers are; a LIFO stack would
+ * reverse every batch, and the host copy would measure that order instead
+ * of uhmm), and a migrate_to_ram that migrates a faulting
  * page back. N pages (64 MiB; 16 MiB with --quick) move in 512-page batches,
  * in sequential and in shuffled batch order, to the device and back, each
  * direction timed separately. Baseline, same run: memcpy of N 4 KiB pages
@@ -25,9 +29,9 @@ static struct {
 	struct uhmm_system *sys;
 	struct uhmm_dev_pagemap pgmap;
 	unsigned char *mem;		/* device memory: nr_pages * 4 KiB, host, pre-faulted */
-	pthread_mutex_t lock;		/* protects free_list and nr_free */
-	struct uhmm_page **free_list;
-	unsigned long nr_free;
+	pthread_mutex_t lock;		/* protects free_list, free_head and nr_free */
+	struct uhmm_page **free_list;	/* a ring of nr_pages slots: freed at the tail, allocated at the head */
+	unsigned long nr_pages, free_head, nr_free;
 	unsigned long to_ram_faults;	/* migrate_to_ram calls */
 } dev;
 
@@ -39,7 +43,7 @@ static void *dev_bytes(struct uhmm_page *dpage)
 static void dev_page_free(struct uhmm_page *page)
 {
 	pthread_mutex_lock(&dev.lock);
-	dev.free_list[dev.nr_free++] = page;
+	dev.free_list[(dev.free_head + dev.nr_free++) % dev.nr_pages] = page;
 	pthread_mutex_unlock(&dev.lock);
 }
 
@@ -49,8 +53,11 @@ static struct uhmm_page *dev_alloc_page(void)
 	struct uhmm_page *p = NULL;
 
 	pthread_mutex_lock(&dev.lock);
-	if (dev.nr_free)
-		p = dev.free_list[--dev.nr_free];
+	if (dev.nr_free) {
+		p = dev.free_list[dev.free_head];
+		dev.free_head = (dev.free_head + 1) % dev.nr_pages;
+		dev.nr_free--;
+	}
 	pthread_mutex_unlock(&dev.lock);
 	if (p)
 		uhmm_zone_device_page_init(p);
@@ -138,8 +145,9 @@ static void dev_create(struct uhmm_system *sys, unsigned long nr_pages)
 	dev.pgmap.owner = &owner_cookie;
 	dev.pgmap.nr_pages = nr_pages;
 	BENCH_CHECK(uhmm_memremap_pages(sys, &dev.pgmap));
-	/* free list in descending pfn order so pops come out ascending */
-	for (i = nr_pages; i-- > 0;) {
+	/* the ring starts in ascending pfn order */
+	dev.nr_pages = nr_pages;
+	for (i = 0; i < nr_pages; i++) {
 		struct uhmm_page *p = uhmm_pfn_to_page(sys, dev.pgmap.pfn_first + i);
 
 		if (!p)

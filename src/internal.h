@@ -126,12 +126,14 @@ struct uhmm_system {
 	atomic_ulong bump;		/* frames never handed out start here */
 	struct uhmm_free_shard shards[NR_FREE_SHARDS];
 	struct uhmm_page_waitq waitq[PAGE_WAIT_BUCKETS];
-	/* Device frames. dev_lock protects dev_next_section and section publication;
-	 * sections are read lock-free (acquire) by pfn_to_page. */
+	/* Device frames. dev_lock protects dev_next_section, pgmaps and section
+	 * publication; sections are read lock-free (acquire) by pfn_to_page. It
+	 * is a leaf lock: nothing else is taken under it. */
 	pthread_mutex_t dev_lock;
 	struct uhmm_page *_Atomic *sections;
 	unsigned long dev_next_section;
-	atomic_long dev_pages, dev_pages_used;
+	struct pgmap_priv *pgmaps;	/* every region memremapped, newest first */
+	atomic_long dev_pages;
 	atomic_long nr_mms;		/* live mm structures (leak report) */
 };
 
@@ -163,6 +165,14 @@ void page_get(struct uhmm_page *p);
 bool page_get_unless_zero(struct uhmm_page *p);
 void page_put(struct uhmm_page *p);
 void page_free_ram(struct uhmm_page *p);	/* refcount already 0 */
+struct page_free_batch {
+	struct uhmm_page *head, *tail;
+	unsigned long count;
+};
+#define PAGE_FREE_BATCH_INIT ((struct page_free_batch){ NULL, NULL, 0 })
+void page_put_batched(struct uhmm_page *p, struct page_free_batch *b);
+void page_free_batch_flush(struct uhmm_system *sys, struct page_free_batch *b);	/* before returning */
+long memremap_pages_in_use(struct uhmm_system *sys);
 void page_free_device(struct uhmm_page *p);	/* refcount already 0: page_free callback */
 bool page_trylock(struct uhmm_page *p);
 void page_lock(struct uhmm_page *p);

@@ -18,6 +18,7 @@ struct pgmap_priv {
 	unsigned char *data;	/* coherent only */
 	unsigned long first_section, nr_sections;
 	atomic_long in_use;	/* pages with refcount > 0 */
+	struct pgmap_priv *next;	/* sys->pgmaps, under sys->dev_lock */
 	pthread_mutex_t lock;	/* pairs with idle: memunmap waits for in_use == 0 */
 	pthread_cond_t idle;
 	atomic_bool dying;
@@ -80,6 +81,8 @@ int uhmm_memremap_pages(struct uhmm_system *sys, struct uhmm_dev_pagemap *pgmap)
 		p->addr = pv->data ? pv->data + i * PAGE_SIZE : NULL;
 		atomic_store_explicit(&p->flags, PG_ZONE_DEVICE, memory_order_relaxed);
 	}
+	pv->next = sys->pgmaps;
+	sys->pgmaps = pv;
 	for (i = 0; i < nsec; i++)
 		/* release pairs with the acquire in pfn_to_page */
 		atomic_store_explicit(&sys->sections[pv->first_section + i], pv->pages + (i << DEV_SECTION_SHIFT),
@@ -102,7 +105,7 @@ fail_pv:
 
 void uhmm_memunmap_pages(struct uhmm_dev_pagemap *pgmap)
 {
-	struct pgmap_priv *pv;
+	struct pgmap_priv *pv, **pp;
 	struct uhmm_system *sys;
 	unsigned long i;
 
@@ -116,6 +119,9 @@ void uhmm_memunmap_pages(struct uhmm_dev_pagemap *pgmap)
 		CHECK_PTHREAD(pthread_cond_wait(&pv->idle, &pv->lock));
 	CHECK_PTHREAD(pthread_mutex_unlock(&pv->lock));
 	CHECK_PTHREAD(pthread_mutex_lock(&sys->dev_lock));
+	for (pp = &sys->pgmaps; *pp != pv; pp = &(*pp)->next)
+		;
+	*pp = pv->next;
 	for (i = 0; i < pv->nr_sections; i++)
 		atomic_store_explicit(&sys->sections[pv->first_section + i], NULL, memory_order_release);
 	CHECK_PTHREAD(pthread_mutex_unlock(&sys->dev_lock));
@@ -143,13 +149,14 @@ void uhmm_zone_device_page_init(struct uhmm_page *page)
 	UHMM_WARN_ON(atomic_load(&pv->dying));
 	page->mapping = NULL;
 	page->index = 0;
-	atomic_store(&page->mapcount, 0);
-	atomic_store(&page->pincount, 0);
-	atomic_fetch_add(&pv->in_use, 1);
+	/* relaxed: nobody can reach the page until the release store of its refcount */
+	atomic_store_explicit(&page->mapcount, 0, memory_order_relaxed);
+	atomic_store_explicit(&page->pincount, 0, memory_order_relaxed);
+	/* per pgmap only: a system-wide counter would be one more shared line per page */
 	if (trace_on())
-		trace_counter("device_pages_in_use", atomic_fetch_add(&page->sys->dev_pages_used, 1) + 1, page->pgmap->owner);
+		trace_counter("device_pages_in_use", atomic_fetch_add(&pv->in_use, 1) + 1, page->pgmap->owner);
 	else
-		atomic_fetch_add(&page->sys->dev_pages_used, 1);
+		atomic_fetch_add(&pv->in_use, 1);
 	atomic_store_explicit(&page->refcount, 1, memory_order_release);
 	/* Locked for the migration it is about to join. A fresh page nobody can
 	 * see: no lock-order hazard, so lockdep does not count it (page_unlock's
@@ -191,9 +198,7 @@ void page_free_device(struct uhmm_page *p)
 	p->mapping = NULL;
 	pgmap->ops->page_free(p);
 	if (trace_on())
-		trace_counter("device_pages_in_use", atomic_fetch_sub(&p->sys->dev_pages_used, 1) - 1, pgmap->owner);
-	else
-		atomic_fetch_sub(&p->sys->dev_pages_used, 1);
+		trace_counter("device_pages_in_use", atomic_load(&pv->in_use) - 1, pgmap->owner);
 	/*
 	 * The last page out makes in_use 0 under pv->lock: memunmap checks in_use
 	 * under that lock and then frees pv, so this thread must be done with pv
@@ -206,6 +211,19 @@ void page_free_device(struct uhmm_page *p)
 			CHECK_PTHREAD(pthread_cond_broadcast(&pv->idle));
 		CHECK_PTHREAD(pthread_mutex_unlock(&pv->lock));
 	}
+}
+
+/* Device pages in use in every region of @sys (uhmm_system_get_stats). */
+long memremap_pages_in_use(struct uhmm_system *sys)
+{
+	struct pgmap_priv *pv;
+	long n = 0;
+
+	CHECK_PTHREAD(pthread_mutex_lock(&sys->dev_lock));
+	for (pv = sys->pgmaps; pv; pv = pv->next)
+		n += atomic_load(&pv->in_use);
+	CHECK_PTHREAD(pthread_mutex_unlock(&sys->dev_lock));
+	return n;
 }
 
 bool uhmm_is_zone_device_page(const struct uhmm_page *page) { return page && page_is_device(page); }

@@ -79,25 +79,27 @@ static unsigned long collect_one(struct uhmm_migrate_vma *m, struct uhmm_mm *mm,
 	}
 	if (!p->mapping)
 		return 0;
-	page_get(p);
-	/* never block here: two migrations of overlapping ranges would deadlock (ABBA) */
-	if (p != m->fault_page && !page_trylock(p)) {
-		page_put(p);
+	/*
+	 * No reference of our own yet: under the PTL the mapping's reference
+	 * keeps @p alive, and once the entry below replaces the mapping, that
+	 * reference becomes the collect reference (Linux takes one and drops
+	 * the mapping's: the same counts, two atomics fewer per page).
+	 * Never block here: two migrations of overlapping ranges would
+	 * deadlock (ABBA).
+	 */
+	if (p != m->fault_page && !page_trylock(p))
 		return 0;
-	}
 	if (atomic_load(&p->pincount) > 0) {
 		/* a pinned page cannot become "maybe shared": leave it mapped */
 		if (p != m->fault_page)
 			page_unlock(p);
-		page_put(p);
 		return 0;
 	}
 	mpfn = uhmm_migrate_pfn(p->pfn) | MPFN_MIGRATE | (writable ? MPFN_WRITE : 0);
-	if (pte_present(pte) && (pte & PTE_DIRTY))
+	if (pte_present(pte) && (pte & PTE_DIRTY) && !page_test_flag(p, PG_DIRTY))
 		page_set_flag(p, PG_DIRTY);
 	pte_set(leaf, addr, make_migration_entry(p, pte, writable));
 	page_remove_rmap(p);
-	page_put(p);	/* the mapping's reference; the collect reference keeps the page */
 	return mpfn;
 }
 
@@ -171,6 +173,8 @@ static bool try_to_migrate_one(struct uhmm_page *page, struct uhmm_vma *vma, uns
 
 struct remove_arg {
 	struct uhmm_page *src, *new;
+	bool give_ref;		/* one entry: the caller's reference and lock on new go to it */
+	bool installed;		/* out: a mapping of new was installed */
 };
 
 /* Replace migration entries of src by mappings of new (remove_migration_ptes). */
@@ -205,18 +209,27 @@ static bool remove_migration_pte(struct uhmm_page *page, struct uhmm_vma *vma, u
 		npte = mk_pte(new->pfn, (pte & SWP_YOUNG ? PTE_YOUNG : 0) | (pte & SWP_DIRTY ? PTE_DIRTY : 0) |
 					(pte & SWP_SOFT_DIRTY ? PTE_SOFT_DIRTY : 0) | (w ? PTE_WRITE : 0));
 	}
-	if (pte_swp_type(pte) != SWP_MIGRATION_READ)
+	if (pte_swp_type(pte) != SWP_MIGRATION_READ && !page_test_flag(new, PG_ANON_EXCLUSIVE))
 		page_set_flag(new, PG_ANON_EXCLUSIVE);
-	page_get(new);
+	if (!a->give_ref)
+		page_get(new);
+	a->installed = true;
 	page_add_rmap(new);
 	pte_set(leaf, addr, npte);
+	/*
+	 * give_ref: the mapping now holds the caller's reference, so @new must
+	 * be unlocked before the PTL is: once it is dropped a zap may put that
+	 * reference, and a page is never freed locked.
+	 */
+	if (a->give_ref)
+		page_unlock(new);
 	ptl_unlock(leaf);
 	return true;
 }
 
 static void remove_migration_ptes(struct uhmm_page *src, struct uhmm_page *new)
 {
-	struct remove_arg a = { src, new };
+	struct remove_arg a = { src, new, false, false };
 
 	rmap_walk(src, remove_migration_pte, &a);
 }
@@ -474,6 +487,7 @@ static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src,
 				    unsigned long npages, struct uhmm_page *fault_page, struct uhmm_migrate_vma *m)
 {
 	struct family_cache cache = { NULL, false };
+	struct page_free_batch freed = PAGE_FREE_BATCH_INIT;
 	unsigned long i;
 
 	for (i = 0; i < npages; i++) {
@@ -494,18 +508,30 @@ static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src,
 			newp = p;
 		}
 		if (only_mapped_by(m, p, &cache)) {
-			struct remove_arg a = { p, newp };
+			/*
+			 * One entry to restore: a new page's mapping takes over
+			 * the driver's reference and unlocks it (the counts
+			 * unlock_and_put_dst would leave, two atomics fewer).
+			 */
+			struct remove_arg a = { p, newp, newp != p, false };
 
 			remove_migration_pte(p, m->vma, m->start + i * PAGE_SIZE, &a);
+			if (a.give_ref && a.installed) {
+				if (p != fault_page)
+					page_unlock(p);
+				page_put_batched(p, &freed);
+				continue;
+			}
 		} else {
 			remove_migration_ptes(p, newp);
 		}
 		if (p != fault_page)
 			page_unlock(p);
-		page_put(p);
+		page_put_batched(p, &freed);
 		if (newp != p)
 			unlock_and_put_dst(newp);
 	}
+	page_free_batch_flush(sys, &freed);
 }
 
 void uhmm_migrate_vma_finalize(struct uhmm_migrate_vma *args)

@@ -125,7 +125,7 @@ int uhmm_system_get_stats(struct uhmm_system *sys, struct uhmm_system_stats *st)
 	st->used_pages = (unsigned long)ram_used(sys);
 	st->free_pages = sys->nr_ram - st->used_pages;
 	st->device_pages = atomic_load(&sys->dev_pages);
-	st->device_pages_used = atomic_load(&sys->dev_pages_used);
+	st->device_pages_used = (unsigned long)memremap_pages_in_use(sys);
 	return 0;
 }
 
@@ -191,6 +191,51 @@ void page_free_ram(struct uhmm_page *p)
 	s->count++;
 	CHECK_PTHREAD(pthread_mutex_unlock(&s->lock));
 	atomic_fetch_sub_explicit(&s->nr_used, 1, memory_order_relaxed);
+}
+
+/*
+ * page_put for a loop that drops many last references (migration finalize):
+ * freed RAM pages gather in @b and go back to this thread's shard in one lock
+ * hold at page_free_batch_flush, instead of a lock pair and a counter update
+ * each. Device pages are freed at once (their driver's page_free is per page).
+ */
+void page_put_batched(struct uhmm_page *p, struct page_free_batch *b)
+{
+	int old = atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel);
+
+	if (unlikely(old <= 0))
+		UHMM_BUG("put of a page whose refcount is already %d (pfn %#lx): more puts than gets", old, p->pfn);
+	if (old != 1)
+		return;
+	UHMM_BUG_ON(page_is_zero(p));
+	if (page_is_device(p)) {
+		page_free_device(p);
+		return;
+	}
+	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
+	UHMM_BUG_ON(page_test_flag(p, PG_LOCKED));
+	p->mapping = NULL;
+	p->free_next = b->head;
+	if (!b->head)
+		b->tail = p;
+	b->head = p;
+	b->count++;
+}
+
+void page_free_batch_flush(struct uhmm_system *sys, struct page_free_batch *b)
+{
+	struct uhmm_free_shard *s = &sys->shards[shard_of_thread()];
+
+	if (!b->count)
+		return;
+	CHECK_PTHREAD(pthread_mutex_lock(&s->lock));
+	b->tail->free_next = s->head;
+	s->head = b->head;
+	s->count += b->count;
+	CHECK_PTHREAD(pthread_mutex_unlock(&s->lock));
+	atomic_fetch_sub_explicit(&s->nr_used, (long)b->count, memory_order_relaxed);
+	b->head = b->tail = NULL;
+	b->count = 0;
 }
 
 void page_get(struct uhmm_page *p)
