@@ -65,8 +65,9 @@ static struct uhmm_page *dev_alloc_page(void)
 }
 
 /*
- * Device -> RAM for the collected entries of @args: RAM pages, locked, with
- * the device bytes copied in. Returns the number of pages set up.
+ * Device -> RAM for the collected entries of @args: RAM pages (one
+ * uhmm_alloc_pages_bulk for the batch), locked, with the device bytes copied
+ * in. Returns the number of pages set up.
  *
  * Two passes, allocate then copy, as a device with a copy engine would:
  * the allocations' atomic RMWs (full barriers on x86) then do not wait for
@@ -75,21 +76,23 @@ static struct uhmm_page *dev_alloc_page(void)
  */
 static unsigned long dev_alloc_and_copy_to_ram(struct uhmm_migrate_vma *args)
 {
-	unsigned long i, n = 0;
+	struct uhmm_page *rpages[BATCH];
+	unsigned long i, n = 0, want = 0;
 
+	for (i = 0; i < args->npages; i++)
+		want += uhmm_migrate_pfn_to_page(dev.sys, args->src[i]) && (args->src[i] & UHMM_MIGRATE_PFN_MIGRATE);
+	if (want > BATCH || uhmm_alloc_pages_bulk(dev.sys, want, rpages) != want)
+		bench_die("RAM exhausted migrating back");
 	for (i = 0; i < args->npages; i++) {
 		struct uhmm_page *spage = uhmm_migrate_pfn_to_page(dev.sys, args->src[i]), *rpage;
 
 		if (!spage || !(args->src[i] & UHMM_MIGRATE_PFN_MIGRATE))
 			continue;
-		rpage = uhmm_alloc_page(dev.sys);
-		if (!rpage)
-			bench_die("RAM exhausted migrating back");
+		rpage = rpages[n++];
 		uhmm_lock_page(rpage);
 		if (interleaved)
 			memcpy(uhmm_page_address(rpage), dev_bytes(spage), BENCH_PAGE);
 		args->dst[i] = uhmm_migrate_pfn(uhmm_page_to_pfn(rpage)) | UHMM_MIGRATE_PFN_WRITE;
-		n++;
 	}
 	for (i = 0; i < args->npages && !interleaved; i++) {
 		if (!args->dst[i])

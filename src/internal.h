@@ -164,6 +164,7 @@ struct uhmm_page *page_alloc(struct uhmm_system *sys);	/* refcount 1, not zeroed
 void page_get(struct uhmm_page *p);
 bool page_get_unless_zero(struct uhmm_page *p);
 void page_put(struct uhmm_page *p);
+unsigned long page_alloc_bulk(struct uhmm_system *sys, unsigned long nr, struct uhmm_page **pages);
 void page_free_ram(struct uhmm_page *p);	/* refcount already 0 */
 struct page_free_batch {
 	struct uhmm_page *head, *tail;

@@ -93,6 +93,13 @@ UHMM_API bool uhmm_page_locked(const struct uhmm_page *page);
  * exhausted.
  */
 UHMM_API struct uhmm_page *uhmm_alloc_page(struct uhmm_system *sys);
+/*
+ * uhmm_alloc_pages_bulk - up to @nr RAM pages into pages[0..n), as
+ * uhmm_alloc_page each, for the lock and counter cost of one: what a driver
+ * migrating a batch back to RAM wants. Returns n (0 when RAM is exhausted,
+ * or @sys or @pages is NULL); fewer than @nr means RAM ran out.
+ */
+UHMM_API unsigned long uhmm_alloc_pages_bulk(struct uhmm_system *sys, unsigned long nr, struct uhmm_page **pages);
 
 #ifdef __cplusplus
 }

@@ -177,24 +177,16 @@ struct remove_arg {
 	bool installed;		/* out: a mapping of new was installed */
 };
 
-/* Replace migration entries of src by mappings of new (remove_migration_ptes). */
-static bool remove_migration_pte(struct uhmm_page *page, struct uhmm_vma *vma, unsigned long addr, void *arg)
+/* Replace the migration entry of src at @addr, if still there, by a mapping of new. PTL held. */
+static void restore_entry_locked(struct pt_leaf *leaf, unsigned long addr, struct remove_arg *a)
 {
-	struct remove_arg *a = arg;
 	struct uhmm_page *new = a->new;
-	struct pt_leaf *leaf = pt_walk(vma->mm, addr, false);
 	pte_t pte, npte;
 	bool w;
 
-	(void)page;
-	if (!leaf)
-		return true;
-	ptl_lock(leaf);
 	pte = pte_get(leaf, addr);
-	if (!is_migration_entry(pte) || pte_pfn(pte) != a->src->pfn) {
-		ptl_unlock(leaf);
-		return true;
-	}
+	if (!is_migration_entry(pte) || pte_pfn(pte) != a->src->pfn)
+		return;
 	/*
 	 * The entry's type alone, as Linux's remove_migration_pte: mprotect
 	 * turns writable migration entries read-only under the PTL. Reading
@@ -223,6 +215,18 @@ static bool remove_migration_pte(struct uhmm_page *page, struct uhmm_vma *vma, u
 	 */
 	if (a->give_ref)
 		page_unlock(new);
+}
+
+/* Replace migration entries of src by mappings of new (remove_migration_ptes). */
+static bool remove_migration_pte(struct uhmm_page *page, struct uhmm_vma *vma, unsigned long addr, void *arg)
+{
+	struct pt_leaf *leaf = pt_walk(vma->mm, addr, false);
+
+	(void)page;
+	if (!leaf)
+		return true;
+	ptl_lock(leaf);
+	restore_entry_locked(leaf, addr, arg);
 	ptl_unlock(leaf);
 	return true;
 }
@@ -483,46 +487,93 @@ static bool only_mapped_by(struct uhmm_migrate_vma *m, struct uhmm_page *p, stru
 	return cache->single;
 }
 
+/*
+ * The leaf table whose PTL finalize holds across consecutive pages restored
+ * in place, and the old pages whose unlock and last put wait until it is
+ * dropped (a put may call the driver's page_free, never under a PTL).
+ */
+struct held_leaf {
+	struct pt_leaf *leaf;
+	unsigned long base;		/* first address the leaf maps */
+	unsigned n;
+	struct uhmm_page *done[PT_ENTRIES];
+};
+
+static void held_leaf_release(struct held_leaf *h, struct uhmm_page *fault_page, struct page_free_batch *freed)
+{
+	unsigned k;
+
+	if (!h->leaf)
+		return;
+	ptl_unlock(h->leaf);
+	h->leaf = NULL;
+	for (k = 0; k < h->n; k++) {
+		if (h->done[k] != fault_page)
+			page_unlock(h->done[k]);
+		page_put_batched(h->done[k], freed);
+	}
+	h->n = 0;
+}
+
+/*
+ * Restore @p's one migration entry at @addr (only_mapped_by said so) under
+ * the held PTL, taking it if @addr is in another leaf. False if the entry was
+ * gone and a new page is left to the caller; true when @p is queued in @h.
+ */
+static bool finalize_in_place(struct uhmm_migrate_vma *m, struct held_leaf *h, unsigned long addr,
+			      struct uhmm_page *p, struct uhmm_page *newp, struct uhmm_page *fault_page,
+			      struct page_free_batch *freed)
+{
+	/* one mapping's reference and lock move to the new page's mapping:
+	 * the counts unlock_and_put_dst would leave, two atomics fewer */
+	struct remove_arg a = { p, newp, newp != p, false };
+
+	if (!h->leaf || (addr & ~(PMD_SIZE - 1)) != h->base) {
+		held_leaf_release(h, fault_page, freed);
+		h->leaf = pt_walk(m->vma->mm, addr, false);
+		if (!h->leaf)
+			return false;	/* no table, no entry: the caller's general path */
+		ptl_lock(h->leaf);
+		h->base = addr & ~(PMD_SIZE - 1);
+	}
+	restore_entry_locked(h->leaf, addr, &a);
+	if (a.give_ref && !a.installed)
+		return false;
+	h->done[h->n++] = p;
+	return true;
+}
+
 static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
 				    unsigned long npages, struct uhmm_page *fault_page, struct uhmm_migrate_vma *m)
 {
 	struct family_cache cache = { NULL, false };
 	struct page_free_batch freed = PAGE_FREE_BATCH_INIT;
+	struct held_leaf h;
 	unsigned long i;
 
+	h.leaf = NULL;
+	h.n = 0;
 	for (i = 0; i < npages; i++) {
 		struct uhmm_page *newp = mpfn_page(sys, dst[i]), *p = mpfn_page(sys, src[i]);
 
-		if (!p) {
+		if (!p || !(src[i] & MPFN_MIGRATE) || !newp) {
 			if (newp) {
+				held_leaf_release(&h, fault_page, &freed);	/* the put may free it */
 				page_unlock(newp);
 				page_put(newp);
 			}
-			continue;
-		}
-		if (!(src[i] & MPFN_MIGRATE) || !newp) {
-			if (newp) {
-				page_unlock(newp);
-				page_put(newp);
-			}
+			if (!p)
+				continue;
 			newp = p;
 		}
+		if (m && p->mapping != cache.mapping)
+			held_leaf_release(&h, fault_page, &freed);	/* only_mapped_by takes the mapping lock */
 		if (only_mapped_by(m, p, &cache)) {
-			/*
-			 * One entry to restore: a new page's mapping takes over
-			 * the driver's reference and unlocks it (the counts
-			 * unlock_and_put_dst would leave, two atomics fewer).
-			 */
-			struct remove_arg a = { p, newp, newp != p, false };
-
-			remove_migration_pte(p, m->vma, m->start + i * PAGE_SIZE, &a);
-			if (a.give_ref && a.installed) {
-				if (p != fault_page)
-					page_unlock(p);
-				page_put_batched(p, &freed);
+			if (finalize_in_place(m, &h, m->start + i * PAGE_SIZE, p, newp, fault_page, &freed))
 				continue;
-			}
+			held_leaf_release(&h, fault_page, &freed);
 		} else {
+			held_leaf_release(&h, fault_page, &freed);
 			remove_migration_ptes(p, newp);
 		}
 		if (p != fault_page)
@@ -531,6 +582,7 @@ static void migrate_finalize_common(struct uhmm_system *sys, unsigned long *src,
 		if (newp != p)
 			unlock_and_put_dst(newp);
 	}
+	held_leaf_release(&h, fault_page, &freed);
 	page_free_batch_flush(sys, &freed);
 }
 

@@ -143,6 +143,18 @@ static struct uhmm_page *shard_pop(struct uhmm_free_shard *s)
 	return p;
 }
 
+/* A fresh frame handed out: the fields a free frame may hold stale. */
+static void page_init_allocated(struct uhmm_page *p)
+{
+	p->free_next = NULL;
+	p->mapping = NULL;
+	p->index = 0;
+	atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->mapcount, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->pincount, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->refcount, 1, memory_order_release);
+}
+
 struct uhmm_page *page_alloc(struct uhmm_system *sys)
 {
 	unsigned me = shard_of_thread();
@@ -166,15 +178,61 @@ struct uhmm_page *page_alloc(struct uhmm_system *sys)
 		p = shard_pop(&sys->shards[(me + i) % NR_FREE_SHARDS]);
 	if (!p)
 		return NULL;
-	p->free_next = NULL;
-	p->mapping = NULL;
-	p->index = 0;
-	atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
-	atomic_store_explicit(&p->mapcount, 0, memory_order_relaxed);
-	atomic_store_explicit(&p->pincount, 0, memory_order_relaxed);
-	atomic_store_explicit(&p->refcount, 1, memory_order_release);
+	page_init_allocated(p);
 	atomic_fetch_add_explicit(&sys->shards[me].nr_used, 1, memory_order_relaxed);
 	return p;
+}
+
+/* Up to @nr frames off shard @s in one lock hold, in list order. */
+static unsigned long shard_pop_many(struct uhmm_free_shard *s, struct uhmm_page **pages, unsigned long nr)
+{
+	unsigned long n = 0;
+
+	CHECK_PTHREAD(pthread_mutex_lock(&s->lock));
+	while (n < nr && s->head) {
+		pages[n++] = s->head;
+		s->head = s->head->free_next;
+	}
+	s->count -= n;
+	CHECK_PTHREAD(pthread_mutex_unlock(&s->lock));
+	return n;
+}
+
+/*
+ * As page_alloc, @nr times, for one lock hold per shard and one counter
+ * update instead of one each per page (Linux: alloc_pages_bulk). Each page
+ * is one allocation for the failure hook, so an armed hook fails the Nth
+ * page and the call returns the pages before it.
+ */
+unsigned long page_alloc_bulk(struct uhmm_system *sys, unsigned long nr, struct uhmm_page **pages)
+{
+	unsigned me = shard_of_thread();
+	unsigned long n, i, want = nr;
+	unsigned k;
+
+	for (i = 0; i < nr; i++)
+		if (uhmm_should_fail_alloc()) {
+			want = i;
+			break;
+		}
+	n = shard_pop_many(&sys->shards[me], pages, want);
+	if (n < want) {
+		unsigned long pfn = atomic_load_explicit(&sys->bump, memory_order_relaxed), take;
+
+		do {
+			take = pfn < sys->nr_ram ? UHMM_MIN(want - n, sys->nr_ram - pfn) : 0;
+		} while (take && !atomic_compare_exchange_weak_explicit(&sys->bump, &pfn, pfn + take,
+									memory_order_relaxed, memory_order_relaxed));
+		for (i = 0; i < take; i++)
+			pages[n++] = &sys->pages[pfn + i];
+	}
+	for (k = 1; n < want && k < NR_FREE_SHARDS; k++)
+		n += shard_pop_many(&sys->shards[(me + k) % NR_FREE_SHARDS], pages + n, want - n);
+	for (i = 0; i < n; i++)
+		page_init_allocated(pages[i]);
+	if (n)
+		atomic_fetch_add_explicit(&sys->shards[me].nr_used, (long)n, memory_order_relaxed);
+	return n;
 }
 
 void page_free_ram(struct uhmm_page *p)
@@ -390,6 +448,11 @@ void page_unlock(struct uhmm_page *p)
 struct uhmm_page *uhmm_alloc_page(struct uhmm_system *sys)
 {
 	return sys ? page_alloc(sys) : NULL;
+}
+
+unsigned long uhmm_alloc_pages_bulk(struct uhmm_system *sys, unsigned long nr, struct uhmm_page **pages)
+{
+	return sys && pages ? page_alloc_bulk(sys, nr, pages) : 0;
 }
 void uhmm_get_page(struct uhmm_page *page) { page_get(page); }
 void uhmm_put_page(struct uhmm_page *page) { page_put(page); }

@@ -398,6 +398,72 @@ static void test_stats_device_pages(void **state)
 	testdev_sys_destroy(sys);
 }
 
+/*
+ * uhmm_alloc_pages_bulk: n distinct RAM pages, each as uhmm_alloc_page gives
+ * one (refcount 1, unlocked, writable bytes), counted in the stats; a short
+ * count when RAM runs out; the failure hook fails the Nth page and the call
+ * returns the N - 1 before it; NULL arguments allocate nothing.
+ */
+static void test_alloc_pages_bulk(void **state)
+{
+	struct uhmm_system *sys = testdev_sys_create(64 * P);	/* 64 frames, one is the zero page */
+	struct uhmm_page *pages[80], *one;
+	struct uhmm_system_stats st;
+	unsigned long n, i, j, used0;
+
+	(void)state;
+	stats(sys, &st);
+	used0 = st.used_pages;
+	assert_int_equal(uhmm_alloc_pages_bulk(NULL, 4, pages), 0);
+	assert_int_equal(uhmm_alloc_pages_bulk(sys, 4, NULL), 0);
+	assert_int_equal(uhmm_alloc_pages_bulk(sys, 0, pages), 0);
+	stats(sys, &st);
+	assert_int_equal(st.used_pages, used0);
+
+	n = uhmm_alloc_pages_bulk(sys, 10, pages);
+	assert_int_equal(n, 10);
+	for (i = 0; i < n; i++) {
+		assert_non_null(pages[i]);
+		assert_int_equal(uhmm_page_refcount(pages[i]), 1);
+		assert_false(uhmm_page_locked(pages[i]));
+		assert_false(uhmm_is_zone_device_page(pages[i]));
+		memset(uhmm_page_address(pages[i]), (int)i, P);
+		for (j = 0; j < i; j++)
+			assert_int_not_equal(uhmm_page_to_pfn(pages[i]), uhmm_page_to_pfn(pages[j]));
+	}
+	for (i = 0; i < n; i++)
+		assert_int_equal(((unsigned char *)uhmm_page_address(pages[i]))[P - 1], (unsigned char)i);
+	stats(sys, &st);
+	assert_int_equal(st.used_pages, used0 + 10);
+	/* freed pages come back through the bulk call too (free list, then fresh frames) */
+	for (i = 0; i < 5; i++)
+		uhmm_put_page(pages[i]);
+	assert_int_equal(uhmm_alloc_pages_bulk(sys, 5, pages), 5);
+
+	/* exhaustion: what is left, then nothing */
+	n = uhmm_alloc_pages_bulk(sys, 80, pages + 10);
+	assert_int_equal(n, st.ram_pages - used0 - 10);
+	assert_null(uhmm_alloc_page(sys));
+	assert_int_equal(uhmm_alloc_pages_bulk(sys, 3, &one), 0);
+	stats(sys, &st);
+	assert_int_equal(st.free_pages, 0);
+	for (i = 0; i < 10 + n; i++)
+		uhmm_put_page(pages[i]);
+	stats(sys, &st);
+	assert_int_equal(st.used_pages, used0);
+
+	/* the 4th page fails: 3 pages, nothing else taken */
+	uhmm_fail_nth(4, 0);
+	n = uhmm_alloc_pages_bulk(sys, 8, pages);
+	uhmm_fail_nth(0, 0);
+	assert_int_equal(n, 3);
+	stats(sys, &st);
+	assert_int_equal(st.used_pages, used0 + 3);
+	for (i = 0; i < n; i++)
+		uhmm_put_page(pages[i]);
+	testdev_sys_destroy(sys);
+}
+
 static void test_page_predicates(void **state)
 {
 	struct uhmm_system *sys = testdev_sys_create(1 << 20);
@@ -443,6 +509,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_memunmap_idle_returns),
 	cmocka_unit_test(test_stats_device_pages),
 	cmocka_unit_test(test_page_predicates),
+	cmocka_unit_test(test_alloc_pages_bulk),
 };
 
 int main(int argc, char **argv)
