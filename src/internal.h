@@ -167,13 +167,19 @@ void page_put(struct uhmm_page *p);
 unsigned long page_alloc_bulk(struct uhmm_system *sys, unsigned long nr, struct uhmm_page **pages);
 void page_free_ram(struct uhmm_page *p);	/* refcount already 0 */
 struct page_free_batch {
-	struct uhmm_page *head, *tail;
+	struct uhmm_page *head, *tail;	/* RAM pages, for their shard */
 	unsigned long count;
+	struct uhmm_mapping *map;	/* device pages: family references owed */
+	int map_refs;
+	struct uhmm_dev_pagemap *pgmap;	/* device pages: in_use count owed */
+	long pgmap_pages;
 };
-#define PAGE_FREE_BATCH_INIT ((struct page_free_batch){ NULL, NULL, 0 })
+#define PAGE_FREE_BATCH_INIT ((struct page_free_batch){ NULL, NULL, 0, NULL, 0, NULL, 0 })
 void page_put_batched(struct uhmm_page *p, struct page_free_batch *b);
 void page_free_batch_flush(struct uhmm_system *sys, struct page_free_batch *b);	/* before returning */
 long memremap_pages_in_use(struct uhmm_system *sys);
+void page_free_device_batched(struct uhmm_page *p, struct page_free_batch *b);
+void page_free_batch_flush_device(struct page_free_batch *b);
 void page_free_device(struct uhmm_page *p);	/* refcount already 0: page_free callback */
 bool page_trylock(struct uhmm_page *p);
 void page_lock(struct uhmm_page *p);
@@ -365,6 +371,7 @@ struct uhmm_vma *vma_next(struct uhmm_vma *v);
 struct uhmm_vma *vma_prev(struct uhmm_vma *v);
 struct uhmm_mapping *anon_vma_prepare(struct uhmm_vma *vma);	/* NULL on -ENOMEM */
 void mapping_put(struct uhmm_mapping *m);
+void mapping_put_many(struct uhmm_mapping *m, int n);
 void mapping_get(struct uhmm_mapping *m);
 /* Take and drop every mapping lock of @mm's VMAs: rmap walks in flight finish. mmap write lock held. */
 void mm_sync_rmap_walkers(struct uhmm_mm *mm);

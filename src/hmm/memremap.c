@@ -164,53 +164,110 @@ void uhmm_zone_device_page_init(struct uhmm_page *page)
 	UHMM_BUG_ON(atomic_fetch_or_explicit(&page->flags, PG_LOCKED, memory_order_acquire) & PG_LOCKED);
 }
 
-/* Decrement *v unless that would take it to 0. Release: pairs with memunmap's load. */
-static bool in_use_dec_unless_last(atomic_long *v)
+/* Subtract @n from *v unless that would take it to 0. Release: pairs with memunmap's load. */
+static bool in_use_sub_unless_last(atomic_long *v, long n)
 {
 	long old = atomic_load_explicit(v, memory_order_relaxed);
 
-	while (old > 1)
-		if (atomic_compare_exchange_weak_explicit(v, &old, old - 1, memory_order_release,
+	while (old > n)
+		if (atomic_compare_exchange_weak_explicit(v, &old, old - n, memory_order_release,
 							  memory_order_relaxed))
 			return true;
 	return false;
 }
 
-/* refcount reached 0: hand the page back to its driver, as free_zone_device_page. */
-void page_free_device(struct uhmm_page *p)
+/* @n pages of @pgmap went back to its driver: count them out of in_use. */
+static void pgmap_pages_freed(struct uhmm_dev_pagemap *pgmap, long n)
 {
-	struct uhmm_dev_pagemap *pgmap = p->pgmap;
 	struct pgmap_priv *pv = pgmap->priv_;
 
-	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
-	page_clear_flag(p, PG_ANON | PG_ANON_EXCLUSIVE | PG_DIRTY);
-	/*
-	 * A device page holds a reference on its anon family while
-	 * page->mapping is set (taken in migrate_device.c): eviction by physical
-	 * range (migrate_device_range) runs without any mmap lock and may follow
-	 * page->mapping of a page whose last mapping, and with it the last VMA of
-	 * the family, went away meanwhile (Linux: rmap walkers without mmap_lock
-	 * must hold a reference keeping the anon_vma alive). A stale mapping would
-	 * also mislead the next migration that uses this page.
-	 */
-	if (p->mapping)
-		mapping_put(p->mapping);
-	p->mapping = NULL;
-	pgmap->ops->page_free(p);
 	if (trace_on())
-		trace_counter("device_pages_in_use", atomic_load(&pv->in_use) - 1, pgmap->owner);
+		trace_counter("device_pages_in_use", atomic_load(&pv->in_use) - n, pgmap->owner);
 	/*
 	 * The last page out makes in_use 0 under pv->lock: memunmap checks in_use
 	 * under that lock and then frees pv, so this thread must be done with pv
 	 * (the dying test, the broadcast) before memunmap can see 0. Any other
 	 * page only decrements, leaving in_use > 0, and never touches pv again.
 	 */
-	if (!in_use_dec_unless_last(&pv->in_use)) {
+	if (!in_use_sub_unless_last(&pv->in_use, n)) {
 		CHECK_PTHREAD(pthread_mutex_lock(&pv->lock));
-		if (atomic_fetch_sub(&pv->in_use, 1) == 1 && atomic_load(&pv->dying))
+		if (atomic_fetch_sub(&pv->in_use, n) == n && atomic_load(&pv->dying))
 			CHECK_PTHREAD(pthread_cond_broadcast(&pv->idle));
 		CHECK_PTHREAD(pthread_mutex_unlock(&pv->lock));
 	}
+}
+
+/*
+ * refcount reached 0: hand the page back to its driver, as
+ * free_zone_device_page. Returns the anon family whose reference the page
+ * held (NULL if none): the caller drops it, after the page_free call.
+ *
+ * A device page holds a reference on its anon family while page->mapping is
+ * set (taken in migrate_device.c): eviction by physical range
+ * (migrate_device_range) runs without any mmap lock and may follow
+ * page->mapping of a page whose last mapping, and with it the last VMA of the
+ * family, went away meanwhile (Linux: rmap walkers without mmap_lock must
+ * hold a reference keeping the anon_vma alive). A stale mapping would also
+ * mislead the next migration that uses this page.
+ */
+static struct uhmm_mapping *device_page_release(struct uhmm_page *p)
+{
+	struct uhmm_mapping *map = p->mapping;
+
+	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
+	page_clear_flag(p, PG_ANON | PG_ANON_EXCLUSIVE | PG_DIRTY);
+	p->mapping = NULL;
+	p->pgmap->ops->page_free(p);
+	return map;
+}
+
+void page_free_device(struct uhmm_page *p)
+{
+	struct uhmm_dev_pagemap *pgmap = p->pgmap;
+	struct uhmm_mapping *map = device_page_release(p);
+
+	if (map)
+		mapping_put(map);
+	pgmap_pages_freed(pgmap, 1);
+}
+
+/*
+ * As page_free_device, with the family reference and the in_use count left
+ * in @b while consecutive pages share them (a batch's pages do): one atomic
+ * each per run instead of per page, at page_free_batch_flush.
+ */
+void page_free_device_batched(struct uhmm_page *p, struct page_free_batch *b)
+{
+	struct uhmm_dev_pagemap *pgmap = p->pgmap;
+	struct uhmm_mapping *map;
+
+	if (pgmap != b->pgmap) {
+		page_free_batch_flush_device(b);
+		b->pgmap = pgmap;
+	}
+	map = device_page_release(p);
+	b->pgmap_pages++;
+	if (!map)
+		return;
+	if (map != b->map) {
+		if (b->map)
+			mapping_put_many(b->map, b->map_refs);
+		b->map = map;
+		b->map_refs = 0;
+	}
+	b->map_refs++;
+}
+
+void page_free_batch_flush_device(struct page_free_batch *b)
+{
+	if (b->map)
+		mapping_put_many(b->map, b->map_refs);
+	if (b->pgmap_pages)
+		pgmap_pages_freed(b->pgmap, b->pgmap_pages);
+	b->map = NULL;
+	b->map_refs = 0;
+	b->pgmap = NULL;
+	b->pgmap_pages = 0;
 }
 
 /* Device pages in use in every region of @sys (uhmm_system_get_stats). */

@@ -255,7 +255,9 @@ void page_free_ram(struct uhmm_page *p)
  * page_put for a loop that drops many last references (migration finalize):
  * freed RAM pages gather in @b and go back to this thread's shard in one lock
  * hold at page_free_batch_flush, instead of a lock pair and a counter update
- * each. Device pages are freed at once (their driver's page_free is per page).
+ * each. Device pages go back to their driver at once (page_free is per page),
+ * but the family references and in_use counts they release are summed in @b
+ * (page_free_device_batched).
  */
 void page_put_batched(struct uhmm_page *p, struct page_free_batch *b)
 {
@@ -267,7 +269,7 @@ void page_put_batched(struct uhmm_page *p, struct page_free_batch *b)
 		return;
 	UHMM_BUG_ON(page_is_zero(p));
 	if (page_is_device(p)) {
-		page_free_device(p);
+		page_free_device_batched(p, b);
 		return;
 	}
 	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
@@ -284,6 +286,7 @@ void page_free_batch_flush(struct uhmm_system *sys, struct page_free_batch *b)
 {
 	struct uhmm_free_shard *s = &sys->shards[shard_of_thread()];
 
+	page_free_batch_flush_device(b);
 	if (!b->count)
 		return;
 	CHECK_PTHREAD(pthread_mutex_lock(&s->lock));

@@ -93,9 +93,15 @@ void mapping_get(struct uhmm_mapping *m)
 
 void mapping_put(struct uhmm_mapping *m)
 {
+	mapping_put_many(m, 1);
+}
+
+/* @n references at once (a batch of device pages freed together). */
+void mapping_put_many(struct uhmm_mapping *m, int n)
+{
 	unsigned long i;
 
-	if (!m || atomic_fetch_sub_explicit(&m->refcount, 1, memory_order_acq_rel) != 1)
+	if (!m || atomic_fetch_sub_explicit(&m->refcount, n, memory_order_acq_rel) != n)
 		return;
 	for (i = 0; i < m->nr_pages; i++)
 		if (m->pages[i])
