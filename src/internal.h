@@ -370,6 +370,7 @@ struct uhmm_vma *find_vma(struct uhmm_mm *mm, unsigned long addr);	/* vma with e
 struct uhmm_vma *vma_next(struct uhmm_vma *v);
 struct uhmm_vma *vma_prev(struct uhmm_vma *v);
 struct uhmm_mapping *anon_vma_prepare(struct uhmm_vma *vma);	/* NULL on -ENOMEM */
+void mapping_get_many(struct uhmm_mapping *m, int n);
 void mapping_put(struct uhmm_mapping *m);
 void mapping_put_many(struct uhmm_mapping *m, int n);
 void mapping_get(struct uhmm_mapping *m);

@@ -372,6 +372,8 @@ static void migrate_pages_common(struct uhmm_system *sys, unsigned long *src, un
 				 unsigned long npages, struct uhmm_migrate_vma *m)
 {
 	struct uhmm_mmu_notifier_range range;
+	struct uhmm_mapping *owed = NULL;	/* family references the new device pages need */
+	int owed_refs = 0;
 	bool notified = false;
 	unsigned long i;
 
@@ -411,11 +413,26 @@ static void migrate_pages_common(struct uhmm_system *sys, unsigned long *src, un
 		}
 		/* move the metadata; the driver already copied the data */
 		newp->mapping = p->mapping;
-		if (newp->mapping && page_is_device(newp))
-			mapping_get(newp->mapping);	/* see page_free_device */
+		if (newp->mapping && page_is_device(newp)) {
+			/*
+			 * See page_free_device. Taken once per run of pages of
+			 * one family, below: the family cannot go away before
+			 * (the old pages and the VMA keep it) and nobody can
+			 * reach the new page yet (locked, unmapped).
+			 */
+			if (newp->mapping != owed) {
+				if (owed_refs)
+					mapping_get_many(owed, owed_refs);
+				owed = newp->mapping;
+				owed_refs = 0;
+			}
+			owed_refs++;
+		}
 		newp->index = p->index;
 		page_set_flag(newp, atomic_load(&p->flags) & (PG_ANON | PG_ANON_EXCLUSIVE | PG_DIRTY));
 	}
+	if (owed_refs)
+		mapping_get_many(owed, owed_refs);
 	if (notified)
 		mn_invalidate_range_end(&range);
 }

@@ -91,6 +91,11 @@ void mapping_get(struct uhmm_mapping *m)
 	atomic_fetch_add(&m->refcount, 1);
 }
 
+void mapping_get_many(struct uhmm_mapping *m, int n)
+{
+	atomic_fetch_add(&m->refcount, n);
+}
+
 void mapping_put(struct uhmm_mapping *m)
 {
 	mapping_put_many(m, 1);
