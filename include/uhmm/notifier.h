@@ -96,7 +96,7 @@ struct uhmm_mmu_interval_notifier_ops {
 
 /* Embeddable; zero-initialise. Fields are private. */
 struct uhmm_mmu_interval_notifier {
-	struct uhmm_interval_node interval_tree;
+	struct uhmm_interval_span interval;
 	const struct uhmm_mmu_interval_notifier_ops *ops;
 	struct uhmm_mm *mm;
 	struct uhmm_mmu_interval_notifier *deferred_next;

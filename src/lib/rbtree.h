@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The node layouts are public (embedded in struct uhmm_mmu_interval_notifier). */
+/* The node layouts live in a public header (see its comment). */
 #include <uhmm/interval_types.h>
 
 /*

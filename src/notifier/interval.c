@@ -1,8 +1,11 @@
-/* interval.c - interval notifiers: the per-mm interval tree and its collision-retry sequence.
+/* interval.c - interval notifiers: the per-mm interval index and its collision-retry sequence.
  *
  * Counterpart of the mmu_interval_notifier half of mm/mmu_notifier.c
  * (mn_itree_*, mmu_interval_notifier_insert/remove, mmu_interval_read_begin).
  * Left out: nothing of the protocol; lockdep annotations become comments.
+ * Different: the kernel's interval rbtree, threaded through the notifiers,
+ * becomes a B+-tree index of their intervals (lib/interval_index.c), which
+ * allocates; see "Allocation" below.
  *
  * The protocol
  * ------------
@@ -33,12 +36,21 @@
  *                                                           unlocked, in tree order
  *   end pass      -                   active--; at 0 wake   active--; at 0: seq++,
  *                                                           apply deferred, wake
- *   insert        sub.seq = seq - 1;  seq |= 1;             sub.seq = seq;
+ *   insert        reserve (-ENOMEM);  reserve (-ENOMEM);    reserve (-ENOMEM);
+ *                 sub.seq = seq - 1;  seq |= 1;             sub.seq = seq;
  *                 insert              sub.seq = seq; insert defer the insert
- *   remove        erase               erase                 pending insert: drop it;
+ *   remove        erase               erase                 pending insert: drop it,
+ *                                                           cancel its reservation;
  *                                                           else defer the erase and
  *                                                           sleep until seq != then
  *   read_begin    return sub.seq      return sub.seq        sleep while sub.seq == seq
+ *
+ * Allocation. The tree is an index with nodes of its own, so an insert may
+ * need memory, yet a deferred insert is applied by the last end pass, which
+ * cannot fail. So every insert first reserves index nodes under the lock
+ * (the only step that can fail: -ENOMEM, nothing changed), whether it is
+ * applied at once or deferred; applying consumes the reservation, and a
+ * pending insert dropped by remove cancels it. Erasing never allocates.
  *
  * read_begin's subscription value equals the global one exactly when this
  * interval was invalidated (or inserted) in the current odd epoch, i.e. an
@@ -76,38 +88,36 @@
  */
 #include "notifier/notifier_internal.h"
 
-static inline struct uhmm_mmu_interval_notifier *itree_sub(struct uhmm_interval_node *n)
-{
-	return container_of(n, struct uhmm_mmu_interval_notifier, interval_tree);
-}
-
 /* ------------------------------------------------------ start and end */
 
 int mn_itree_invalidate_start(struct uhmm_mn_subscriptions *subs, const struct uhmm_mmu_notifier_range *range)
 {
 	bool blockable = uhmm_mmu_notifier_range_blockable(range);
-	struct uhmm_interval_node *node = NULL;
-	unsigned long cur_seq, last = 0;
+	struct uhmm_mmu_interval_notifier *sub = NULL;
+	struct uhmm_itidx_cursor cur;
+	unsigned long cur_seq;
 
 	subs_lock(subs);
 	subs->active_invalidate_ranges++;
-	if (range->end > range->start) {
-		last = range->end - 1;
-		node = uhmm_interval_iter_first(&subs->itree, range->start, last);
-	}
-	if (node)
+	if (range->end > range->start)
+		sub = uhmm_itidx_first(&cur, &subs->itree, range->start, range->end - 1);
+	if (sub) {
 		subs->invalidate_seq |= 1;	/* fully excluded: the tree is frozen */
+		/* The callback's set_seq writes there, typically a cache miss
+		 * among thousands of notifiers: start it before the unlock. */
+		__builtin_prefetch(&sub->invalidate_seq, 1);
+	}
 	cur_seq = subs->invalidate_seq;
 	subs_unlock(subs);
 
 	/*
-	 * Unlocked tree walk: seq is odd and we are counted, so it stays odd
-	 * until at least our own end; inserts and removes meanwhile only touch
-	 * the deferred list. The lock hold above ordered every earlier tree
-	 * change before this walk.
+	 * Unlocked tree walk, in start order: seq is odd and we are counted,
+	 * so it stays odd until at least our own end; inserts and removes
+	 * meanwhile only touch the deferred list, and the cursor's path stays
+	 * valid. The lock hold above ordered every earlier tree change before
+	 * this walk.
 	 */
-	for (; node; node = uhmm_interval_iter_next(node, range->start, last)) {
-		struct uhmm_mmu_interval_notifier *sub = itree_sub(node);
+	for (; sub; sub = uhmm_itidx_next(&cur)) {
 		bool ok;
 
 		lockdep_callback_enter();
@@ -132,11 +142,11 @@ static void mn_itree_apply_deferred_locked(struct uhmm_mn_subscriptions *subs)
 		subs->deferred_list = sub->deferred_next;
 		sub->deferred_next = NULL;
 		if (sub->deferred == MN_DEFER_INSERT) {
-			uhmm_interval_insert(&sub->interval_tree, &subs->itree);
+			/* Uses the reservation insert took: cannot fail. */
+			uhmm_itidx_insert(&subs->itree, sub->interval.start, sub->interval.last, sub);
 			sub->in_tree = 1;
 		} else {
-			uhmm_interval_remove(&sub->interval_tree, &subs->itree);
-			uhmm_rb_clear_node(&sub->interval_tree.rb);
+			uhmm_itidx_remove(&subs->itree, sub->interval.start, sub);
 			sub->in_tree = 0;
 		}
 		sub->deferred = MN_DEFER_NONE;
@@ -176,9 +186,14 @@ static int mn_itree_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_m
 		return -EINVAL;
 	UHMM_BUG_ON(!subs);	/* the itree registration created it */
 
-	sub->interval_tree.start = start;
-	sub->interval_tree.last = last;
-	uhmm_rb_clear_node(&sub->interval_tree.rb);
+	subs_lock(subs);
+	/* Taken now, applied now or at the last end pass: see "Allocation". */
+	if (uhmm_itidx_reserve(&subs->itree)) {
+		subs_unlock(subs);
+		return -ENOMEM;
+	}
+	sub->interval.start = start;
+	sub->interval.last = last;
 	sub->ops = ops;
 	sub->mm = mm;
 	sub->deferred_next = NULL;
@@ -186,7 +201,6 @@ static int mn_itree_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_m
 	sub->in_tree = 0;
 	mm_grab(mm);
 
-	subs_lock(subs);
 	if (subs->active_invalidate_ranges) {
 		/*
 		 * Invalidations are running and may or may not cover the new
@@ -199,7 +213,7 @@ static int mn_itree_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_m
 			subs->deferred_list = sub;
 		} else {
 			subs->invalidate_seq |= 1;
-			uhmm_interval_insert(&sub->interval_tree, &subs->itree);
+			uhmm_itidx_insert(&subs->itree, start, last, sub);
 			sub->in_tree = 1;
 		}
 		/* Relaxed: read under this lock by read_begin, or lock-free as a
@@ -209,7 +223,7 @@ static int mn_itree_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_m
 		UHMM_WARN_ON(subs->invalidate_seq & 1);
 		/* Odd and != the global value: read_begin does not wait. */
 		atomic_store_explicit(&sub->invalidate_seq, subs->invalidate_seq - 1, memory_order_relaxed);
-		uhmm_interval_insert(&sub->interval_tree, &subs->itree);
+		uhmm_itidx_insert(&subs->itree, start, last, sub);
 		sub->in_tree = 1;
 	}
 	subs_unlock(subs);
@@ -319,6 +333,7 @@ void uhmm_mmu_interval_notifier_remove(struct uhmm_mmu_interval_notifier *sub)
 		if (!sub->in_tree) {
 			/* Insertion still pending: never in the tree, never called. */
 			mn_deferred_unlink_locked(subs, sub);
+			uhmm_itidx_cancel(&subs->itree);
 		} else {
 			/* Callbacks may be walking past it: erase at the last end. */
 			sub->deferred = MN_DEFER_REMOVE;
@@ -328,8 +343,7 @@ void uhmm_mmu_interval_notifier_remove(struct uhmm_mmu_interval_notifier *sub)
 		}
 	} else {
 		/* Even: no invalidate() runs for any interval now. */
-		uhmm_interval_remove(&sub->interval_tree, &subs->itree);
-		uhmm_rb_clear_node(&sub->interval_tree.rb);
+		uhmm_itidx_remove(&subs->itree, sub->interval.start, sub);
 		sub->in_tree = 0;
 	}
 	/*

@@ -47,7 +47,7 @@ struct uhmm_mn_subscriptions *mn_get_subscriptions_locked(struct uhmm_mm *mm)
 	 * subscription inserted while idle) is odd and never 0 - see interval.c. */
 	subs->invalidate_seq = 2;
 	subs->active_invalidate_ranges = 0;
-	subs->itree = UHMM_INTERVAL_ROOT;
+	uhmm_itidx_init(&subs->itree);
 	subs->deferred_list = NULL;
 	uhmm_srcu_init(&subs->srcu);
 	/* Release: pairs with the acquire in mn_subscriptions(); everything above
@@ -75,9 +75,11 @@ void mn_subscriptions_destroy(struct uhmm_mm *mm)
 	if (!subs)
 		return;
 	UHMM_WARN_ON(atomic_load_explicit(&subs->list, memory_order_relaxed) != NULL);
-	UHMM_WARN_ON(!uhmm_interval_empty(&subs->itree));
+	UHMM_WARN_ON(!uhmm_itidx_empty(&subs->itree));
+	UHMM_WARN_ON(subs->itree.nr_reserved != 0);
 	UHMM_WARN_ON(subs->deferred_list != NULL);
 	UHMM_WARN_ON(subs->active_invalidate_ranges != 0);
+	uhmm_itidx_destroy(&subs->itree);	/* the spare nodes */
 	uhmm_srcu_cleanup(&subs->srcu);
 	CHECK_PTHREAD(pthread_cond_destroy(&subs->wq));
 	CHECK_PTHREAD(pthread_mutex_destroy(&subs->lock));

@@ -7,6 +7,7 @@
 #define UHMM_NOTIFIER_INTERNAL_H
 
 #include "internal.h"
+#include "lib/interval_index.h"
 #include "notifier/srcu.h"
 
 /*
@@ -41,11 +42,14 @@ struct uhmm_mn_subscriptions {
 	 *   - changes to the classic list (readers walk it under srcu instead)
 	 *     and every uhmm_mmu_notifier.linked;
 	 *   - has_itree, invalidate_seq, active_invalidate_ranges;
-	 *   - itree and the in_tree / deferred / deferred_next fields of every
-	 *     interval notifier of this mm (the tree is also read without it,
-	 *     by the start pass, but only while invalidate_seq is odd - then
-	 *     nothing modifies it, see interval.c);
-	 *   - the deferred list.
+	 *   - itree, whole: its nodes, spare pool and reservation count, and
+	 *     the in_tree / deferred / deferred_next fields of every interval
+	 *     notifier of this mm. The start pass also reads the nodes without
+	 *     it, through a cursor, but only while invalidate_seq is odd - then
+	 *     nothing modifies them, see interval.c;
+	 *   - the deferred list. Each pending insert on it holds one itree
+	 *     reservation, taken by insert (which could still fail) and used
+	 *     by the end pass that applies it (which cannot).
 	 * Interval notifiers' invalidate_seq are atomics: written under it by
 	 * insert, and by set_seq under the driver's lock.
 	 */
@@ -69,7 +73,8 @@ struct uhmm_mn_subscriptions {
 	unsigned long invalidate_seq;		/* even idle, odd while a hit invalidation runs; starts at 2 */
 	/* Every start between start and end (classic and interval alike). */
 	unsigned long active_invalidate_ranges;
-	struct uhmm_interval_root itree;
+	/* The interval notifiers, by interval (items: the notifiers). */
+	struct uhmm_itidx itree;
 	/* Interval notifiers whose insertion (deferred == 1) or removal (2) waits
 	 * for invalidate_seq to go even. Linked through deferred_next. */
 	struct uhmm_mmu_interval_notifier *deferred_list;

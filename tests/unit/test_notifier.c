@@ -92,6 +92,18 @@ static unsigned long active_ranges(struct uhmm_mm *mm)
 	return a;
 }
 
+/* Index inserts reserved and not yet made: the pending deferred inserts. */
+static unsigned long reserved(struct uhmm_mm *mm)
+{
+	struct uhmm_mn_subscriptions *subs = mn_subscriptions(mm);
+	unsigned long r;
+
+	pthread_mutex_lock(&subs->lock);
+	r = subs->itree.nr_reserved;
+	pthread_mutex_unlock(&subs->lock);
+	return r;
+}
+
 /* ------------------------------------------------------------ the log */
 
 enum what { L_START, L_END, L_RELEASE, L_INV };
@@ -800,7 +812,7 @@ static void test_interval_seq_values(void **state)
 	uhmm_mmu_interval_notifier_remove(&i.mni);
 	uhmm_mmu_interval_notifier_remove(&j.mni);
 	uhmm_mmu_interval_notifier_remove(&k.mni);
-	assert_true(uhmm_interval_empty(&mn_subscriptions(e.mm)->itree));
+	assert_true(uhmm_itidx_empty(&mn_subscriptions(e.mm)->itree));
 	env_teardown(&e, true);
 }
 
@@ -885,6 +897,7 @@ static void test_interval_insert_deferred(void **state)
 	assert_int_equal(j.mni.deferred, MN_DEFER_INSERT);
 	assert_false(j.mni.in_tree);
 	assert_int_equal(atomic_load(&j.mni.invalidate_seq), 3);
+	assert_int_equal(reserved(e.mm), 1);	/* the pending insert's nodes */
 
 	/* A nested invalidation right over J does not reach it. */
 	mn_range_init(&r, UHMM_MMU_NOTIFY_CLEAR, e.mm, P, 2 * P);
@@ -904,6 +917,7 @@ static void test_interval_insert_deferred(void **state)
 	assert_true(j.mni.in_tree);
 	assert_int_equal(j.mni.deferred, MN_DEFER_NONE);
 	assert_int_equal(atomic_load(&j.calls), 0);
+	assert_int_equal(reserved(e.mm), 0);
 
 	mn_invalidate_range_start(&r);
 	mn_invalidate_range_end(&r);
@@ -970,9 +984,11 @@ static void test_interval_remove_deferred(void **state)
 	/* A pending insert removed before it lands: immediate, never called. */
 	assert_int_equal(isub_insert(&k, e.mm, 8 * P, P), 0);
 	assert_int_equal(k.mni.deferred, MN_DEFER_INSERT);
+	assert_int_equal(reserved(e.mm), 1);
 	uhmm_mmu_interval_notifier_remove(&k.mni);
 	assert_int_equal(k.mni.deferred, MN_DEFER_NONE);
 	assert_false(k.mni.in_tree);
+	assert_int_equal(reserved(e.mm), 0);	/* its reservation went back */
 
 	holder_finish(&h);
 	pthread_join(th, NULL);
@@ -989,7 +1005,7 @@ static void test_interval_remove_deferred(void **state)
 	assert_int_equal(atomic_load(&j.errors), 0);
 
 	uhmm_mmu_interval_notifier_remove(&i.mni);
-	assert_true(uhmm_interval_empty(&mn_subscriptions(e.mm)->itree));
+	assert_true(uhmm_itidx_empty(&mn_subscriptions(e.mm)->itree));
 	env_teardown(&e, true);
 }
 
@@ -1020,7 +1036,7 @@ static void test_interval_insert_errors(void **state)
 
 	/* The very top of the address space is a valid interval. */
 	assert_int_equal(isub_insert(&i, e.mm, ULONG_MAX - P + 1, P), 0);
-	assert_int_equal(i.mni.interval_tree.last, ULONG_MAX);
+	assert_int_equal(i.mni.interval.last, ULONG_MAX);
 
 	/* The _locked variants, with the mmap lock held for write. */
 	{
@@ -1039,6 +1055,69 @@ static void test_interval_insert_errors(void **state)
 	assert_int_equal(isub_insert(&j, e.mm, 0, P), -EINVAL);	/* exited */
 	uhmm_mmu_interval_notifier_remove(&i.mni);
 	env_teardown(&e, false);
+}
+
+/*
+ * Inserts deferred while the tree is frozen are applied by the last end,
+ * which cannot fail: they were paid for at insert time. Many of them at
+ * once, over a tree big enough to split at several levels, with every
+ * allocation failing by the time the end applies them; and an insert that
+ * cannot reserve fails at once with -ENOMEM and leaves no trace.
+ */
+static void test_interval_deferred_inserts_never_fail(void **state)
+{
+	enum { N = 3000, D = 400 };
+	struct isub *s = calloc(N + D + 1, sizeof(*s)), *late = &s[N + D];
+	struct uhmm_mmu_notifier_range r;
+	struct holder h;
+	struct env e;
+	long total = 0;
+
+	assert_non_null(s);
+	env_setup(&e);
+	for (int k = 0; k < N; k++) {
+		isub_init(&s[k], 'n');
+		assert_int_equal(isub_insert(&s[k], e.mm, (unsigned long)(2 * k) * P, P), 0);
+	}
+	holder_begin(&h, e.mm, 0, P);			/* hits s[0]: frozen */
+	assert_int_equal(global_seq(e.mm) & 1, 1);
+	/* Into the gaps, so the leaves along the way split once they land. */
+	for (int k = 0; k < D; k++) {
+		isub_init(&s[N + k], 'd');
+		assert_int_equal(isub_insert(&s[N + k], e.mm, (unsigned long)(2 * k + 1) * P, P), 0);
+		assert_int_equal(s[N + k].mni.deferred, MN_DEFER_INSERT);
+	}
+	assert_int_equal(reserved(e.mm), D);
+
+	isub_init(late, 'L');
+	uhmm_fail_nth(1, 1);
+	assert_int_equal(isub_insert(late, e.mm, 5 * P, P), -ENOMEM);
+	assert_null(late->mni.mm);			/* as never inserted */
+	assert_int_equal(reserved(e.mm), D);
+
+	holder_finish(&h);				/* applies all D, allocating nothing */
+	uhmm_fail_nth(0, 0);
+	assert_int_equal(reserved(e.mm), 0);
+	for (int k = 0; k < D; k++)
+		assert_true(s[N + k].mni.in_tree);
+
+	/* Every odd page up to 2D is now watched, the even ones as before. */
+	mn_range_init(&r, UHMM_MMU_NOTIFY_CLEAR, e.mm, 0, (unsigned long)(2 * D) * P);
+	mn_invalidate_range_start(&r);
+	mn_invalidate_range_end(&r);
+	for (int k = 0; k < N + D; k++)
+		total += atomic_load(&s[k].calls);
+	assert_int_equal(total, 1 + 2 * D);
+	for (int k = 0; k < D; k++)
+		assert_int_equal(atomic_load(&s[N + k].calls), 1);
+
+	assert_int_equal(isub_insert(late, e.mm, 5 * P, P), 0);	/* memory is back */
+	uhmm_mmu_interval_notifier_remove(&late->mni);
+	for (int k = 0; k < N + D; k++)
+		uhmm_mmu_interval_notifier_remove(&s[k].mni);
+	assert_true(uhmm_itidx_empty(&mn_subscriptions(e.mm)->itree));
+	env_teardown(&e, true);
+	free(s);
 }
 
 /* First insert on an mm that is already exited: -EINVAL, nothing allocated. */
@@ -1416,7 +1495,7 @@ static void test_stress_concurrent(void **state)
 			uhmm_mmu_interval_notifier_remove(&st.intervals[k].mni);
 	uhmm_mmu_interval_notifier_remove(&st.intervals[7].mni);
 	uhmm_mmu_notifier_unregister(&anchor.mn, e.mm);
-	assert_true(uhmm_interval_empty(&mn_subscriptions(e.mm)->itree));
+	assert_true(uhmm_itidx_empty(&mn_subscriptions(e.mm)->itree));
 	env_teardown(&e, true);
 }
 
@@ -1437,6 +1516,7 @@ static const struct CMUnitTest all_tests[] = {
 	cmocka_unit_test(test_interval_insert_deferred),
 	cmocka_unit_test(test_interval_remove_deferred),
 	cmocka_unit_test(test_interval_insert_errors),
+	cmocka_unit_test(test_interval_deferred_inserts_never_fail),
 	cmocka_unit_test(test_interval_first_insert_after_exit),
 	cmocka_unit_test(test_interval_dispatch_overlap_only),
 	cmocka_unit_test(test_srcu_torture),
