@@ -157,11 +157,15 @@ void uhmm_zone_device_page_init(struct uhmm_page *page)
 		trace_counter("device_pages_in_use", atomic_fetch_add(&pv->in_use, 1) + 1, page->pgmap->owner);
 	else
 		atomic_fetch_add(&pv->in_use, 1);
+	/*
+	 * Locked for the migration it is about to join, before the refcount
+	 * makes it reachable: a pfn walker (migrate_device_range) that takes a
+	 * reference the moment it is 1 must find it locked, not lock it first.
+	 * A fresh page nobody can see: no lock-order hazard, so lockdep does not
+	 * count it (page_unlock's release of an uncounted page lock is harmless).
+	 */
+	UHMM_BUG_ON(atomic_fetch_or_explicit(&page->flags, PG_LOCKED, memory_order_relaxed) & PG_LOCKED);
 	atomic_store_explicit(&page->refcount, 1, memory_order_release);
-	/* Locked for the migration it is about to join. A fresh page nobody can
-	 * see: no lock-order hazard, so lockdep does not count it (page_unlock's
-	 * release of an uncounted page lock is harmless). */
-	UHMM_BUG_ON(atomic_fetch_or_explicit(&page->flags, PG_LOCKED, memory_order_acquire) & PG_LOCKED);
 }
 
 /* Subtract @n from *v unless that would take it to 0. Release: pairs with memunmap's load. */

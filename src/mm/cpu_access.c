@@ -162,6 +162,7 @@ int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_in
 {
 	struct pt_leaf *leaf;
 	struct uhmm_page *p = NULL;
+	bool zero = false;
 	pte_t pte = 0;
 
 	if (!mm || !info || addr >= TASK_SIZE)
@@ -185,6 +186,9 @@ int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_in
 			if (p) {
 				info->refcount = atomic_load(&p->refcount);
 				info->mapcount = atomic_load(&p->mapcount);
+				/* here: once the PTL is dropped a device page may be
+				 * freed and its region unmapped, struct pages included */
+				zero = page_is_zero(p);
 			}
 		}
 		ptl_unlock(leaf);
@@ -193,7 +197,7 @@ int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_in
 	if (pte_none(pte)) {
 		info->kind = UHMM_PTE_NONE;
 	} else if (pte_present(pte)) {
-		info->kind = p && page_is_zero(p) ? UHMM_PTE_ZERO : UHMM_PTE_PRESENT;
+		info->kind = zero ? UHMM_PTE_ZERO : UHMM_PTE_PRESENT;
 		info->write = pte & PTE_WRITE;
 		info->dirty = pte & PTE_DIRTY;
 		info->young = pte & PTE_YOUNG;
