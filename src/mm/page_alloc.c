@@ -129,20 +129,6 @@ int uhmm_system_get_stats(struct uhmm_system *sys, struct uhmm_system_stats *st)
 	return 0;
 }
 
-static struct uhmm_page *shard_pop(struct uhmm_free_shard *s)
-{
-	struct uhmm_page *p;
-
-	CHECK_PTHREAD(pthread_mutex_lock(&s->lock));
-	p = s->head;
-	if (p) {
-		s->head = p->free_next;
-		s->count--;
-	}
-	CHECK_PTHREAD(pthread_mutex_unlock(&s->lock));
-	return p;
-}
-
 /* A fresh frame handed out: the fields a free frame may hold stale. */
 static void page_init_allocated(struct uhmm_page *p)
 {
@@ -155,33 +141,6 @@ static void page_init_allocated(struct uhmm_page *p)
 	atomic_store_explicit(&p->refcount, 1, memory_order_release);
 }
 
-struct uhmm_page *page_alloc(struct uhmm_system *sys)
-{
-	unsigned me = shard_of_thread();
-	struct uhmm_page *p;
-	unsigned long pfn;
-	unsigned i;
-
-	if (uhmm_should_fail_alloc())
-		return NULL;
-	p = shard_pop(&sys->shards[me]);
-	if (!p) {
-		pfn = atomic_load_explicit(&sys->bump, memory_order_relaxed);
-		while (pfn < sys->nr_ram &&
-		       !atomic_compare_exchange_weak_explicit(&sys->bump, &pfn, pfn + 1, memory_order_relaxed,
-							      memory_order_relaxed))
-			;
-		if (pfn < sys->nr_ram)
-			p = &sys->pages[pfn];
-	}
-	for (i = 1; !p && i < NR_FREE_SHARDS; i++)
-		p = shard_pop(&sys->shards[(me + i) % NR_FREE_SHARDS]);
-	if (!p)
-		return NULL;
-	page_init_allocated(p);
-	atomic_fetch_add_explicit(&sys->shards[me].nr_used, 1, memory_order_relaxed);
-	return p;
-}
 
 /* Up to @nr frames off shard @s in one lock hold, in list order. */
 static unsigned long shard_pop_many(struct uhmm_free_shard *s, struct uhmm_page **pages, unsigned long nr)
@@ -235,20 +194,47 @@ unsigned long page_alloc_bulk(struct uhmm_system *sys, unsigned long nr, struct 
 	return n;
 }
 
-void page_free_ram(struct uhmm_page *p)
+struct uhmm_page *page_alloc(struct uhmm_system *sys)
 {
-	struct uhmm_system *sys = p->sys;
-	struct uhmm_free_shard *s = &sys->shards[shard_of_thread()];
+	struct uhmm_page *p;
 
+	return page_alloc_bulk(sys, 1, &p) ? p : NULL;
+}
+
+/* A RAM page whose refcount reached 0 joins @b (page_free_batch_flush returns it). */
+static void page_batch_add_ram(struct uhmm_page *p, struct page_free_batch *b)
+{
 	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
 	UHMM_BUG_ON(page_test_flag(p, PG_LOCKED));
 	p->mapping = NULL;
-	CHECK_PTHREAD(pthread_mutex_lock(&s->lock));
-	p->free_next = s->head;
-	s->head = p;
-	s->count++;
-	CHECK_PTHREAD(pthread_mutex_unlock(&s->lock));
-	atomic_fetch_sub_explicit(&s->nr_used, 1, memory_order_relaxed);
+	/* last freed, first reused (as the per-page free list): the hottest frame */
+	p->free_next = b->head;
+	if (!b->head)
+		b->tail = p;
+	b->head = p;
+	b->count++;
+}
+
+void page_free_ram(struct uhmm_page *p)
+{
+	struct page_free_batch b = PAGE_FREE_BATCH_INIT;
+
+	page_batch_add_ram(p, &b);
+	page_free_batch_flush(p->sys, &b);
+}
+
+/* Drop a reference; true when it was the last one and the caller frees @p. */
+static bool page_ref_dec_is_last(struct uhmm_page *p)
+{
+	/* acq_rel: the freeing thread must see every write made under earlier references. */
+	int old = atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel);
+
+	if (unlikely(old <= 0))
+		UHMM_BUG("put of a page whose refcount is already %d (pfn %#lx): more puts than gets", old, p->pfn);
+	if (old != 1)
+		return false;
+	UHMM_BUG_ON(page_is_zero(p));
+	return true;
 }
 
 /*
@@ -261,25 +247,12 @@ void page_free_ram(struct uhmm_page *p)
  */
 void page_put_batched(struct uhmm_page *p, struct page_free_batch *b)
 {
-	int old = atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel);
-
-	if (unlikely(old <= 0))
-		UHMM_BUG("put of a page whose refcount is already %d (pfn %#lx): more puts than gets", old, p->pfn);
-	if (old != 1)
+	if (!page_ref_dec_is_last(p))
 		return;
-	UHMM_BUG_ON(page_is_zero(p));
-	if (page_is_device(p)) {
+	if (page_is_device(p))
 		page_free_device_batched(p, b);
-		return;
-	}
-	UHMM_BUG_ON(atomic_load(&p->mapcount) != 0);
-	UHMM_BUG_ON(page_test_flag(p, PG_LOCKED));
-	p->mapping = NULL;
-	p->free_next = b->head;
-	if (!b->head)
-		b->tail = p;
-	b->head = p;
-	b->count++;
+	else
+		page_batch_add_ram(p, b);
 }
 
 void page_free_batch_flush(struct uhmm_system *sys, struct page_free_batch *b)
@@ -321,14 +294,8 @@ bool page_get_unless_zero(struct uhmm_page *p)
 
 void page_put(struct uhmm_page *p)
 {
-	/* acq_rel: the freeing thread must see every write made under earlier references. */
-	int old = atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel);
-
-	if (unlikely(old <= 0))
-		UHMM_BUG("put of a page whose refcount is already %d (pfn %#lx): more puts than gets", old, p->pfn);
-	if (old != 1)
+	if (!page_ref_dec_is_last(p))
 		return;
-	UHMM_BUG_ON(page_is_zero(p));
 	if (page_is_device(p))
 		page_free_device(p);
 	else

@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/testdev.h"
+#include "common/testdev.h"	/* testdev_run: the --list / case-name main */
 
 #define PG UHMM_PAGE_SIZE
 
@@ -158,24 +158,7 @@ static const struct CMUnitTest all_tests[] = {
 	cmocka_unit_test(test_first_faults_race),
 };
 
-#define NTESTS (sizeof(all_tests) / sizeof(all_tests[0]))
-
 int main(int argc, char **argv)
 {
-	struct CMUnitTest selected[NTESTS];
-	size_t i, n = 0;
-
-	if (argc > 1 && strcmp(argv[1], "--list") == 0) {
-		for (i = 0; i < NTESTS; i++)
-			printf("%s\n", all_tests[i].name);
-		return 0;
-	}
-	for (i = 0; i < NTESTS; i++)
-		if (argc < 2 || strcmp(argv[1], all_tests[i].name) == 0)
-			selected[n++] = all_tests[i];
-	if (n == 0) {
-		fprintf(stderr, "test_publication_races: no test case named '%s'\n", argv[1]);
-		return 2;
-	}
-	return _cmocka_run_group_tests("publication_races", selected, n, NULL, NULL);
+	return testdev_run("test_publication_races", all_tests, sizeof(all_tests) / sizeof(all_tests[0]), argc, argv);
 }
