@@ -40,6 +40,8 @@
 #include <uhmm/dmirror.h>
 #include <uhmm/uhmm.h>
 
+#include "common/testdev.h"	/* testdev_run: the --list / case-name main */
+
 #define PS UHMM_PAGE_SIZE
 #define NPAGES 64UL
 #define CHUNK 4UL
@@ -211,24 +213,7 @@ static const struct CMUnitTest all_tests[] = {
 	cmocka_unit_test(test_fork_during_eviction),
 };
 
-#define NTESTS (sizeof(all_tests) / sizeof(all_tests[0]))
-
 int main(int argc, char **argv)
 {
-	struct CMUnitTest selected[NTESTS];
-	size_t i, n = 0;
-
-	if (argc > 1 && strcmp(argv[1], "--list") == 0) {
-		for (i = 0; i < NTESTS; i++)
-			printf("%s\n", all_tests[i].name);
-		return 0;
-	}
-	for (i = 0; i < NTESTS; i++)
-		if (argc < 2 || strcmp(argv[1], all_tests[i].name) == 0)
-			selected[n++] = all_tests[i];
-	if (n == 0) {
-		fprintf(stderr, "test_vma_split_hides_ptes_from_rmap: no test case named '%s'\n", argv[1]);
-		return 2;
-	}
-	return _cmocka_run_group_tests("vma_split_hides_ptes_from_rmap", selected, n, NULL, NULL);
+	return testdev_run("test_vma_split_hides_ptes_from_rmap", all_tests, sizeof(all_tests) / sizeof(all_tests[0]), argc, argv);
 }
