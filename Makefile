@@ -2,8 +2,9 @@
 # only strings the presets together.
 #
 #   make [all]          configure + build the release preset
-#   make demo           build release, run the demo (tools/uhmm `uhmm demo`,
-#                       else examples/demo)
+#   make demo           build only the library and the CLI (preset demo, in
+#                       build/demo: no tests, no cmocka, no pkg-config; Ninja
+#                       if installed, else make), run `uhmm demo`
 #   make check          install missing build deps, then configure, build and
 #                       ctest the asan, tsan and release presets (in that order)
 #   make test           build + ctest the release preset   (ARGS="-R rbtree")
@@ -36,6 +37,9 @@ BUILD_ROOT := build
 # the clang sanitizer/fuzz builds.
 DEPS := cmake ninja-build pkg-config libcmocka-dev python3 gnuplot-nox \
         gcc make clang libclang-rt-14-dev
+# What `make demo` needs: nothing else (it falls back to the Makefile
+# generator without ninja).
+DEMO_DEPS := cmake gcc make
 
 ifeq ($(V),1)
   Q :=
@@ -61,8 +65,6 @@ ifneq ($(filter environment command line,$(origin CC)),)
 else
   USER_CC :=
 endif
-
-HAVE_CLI := $(wildcard tools/uhmm/*.c)
 
 # $(call configure,<preset>)
 # Re-runs CMake every time (cheap; keeps WERROR and new files in sync).  In
@@ -142,16 +144,29 @@ deps:
 	$(Q)bash scripts/check-deps.sh $(DEPS)
 
 # --- programs --------------------------------------------------------------
-demo: build
-ifneq ($(HAVE_CLI),)
-	$(Q)$(BUILD_ROOT)/release/tools/uhmm/uhmm demo
-else
-	$(Q)if [ -x $(BUILD_ROOT)/release/examples/demo ]; then \
-		$(BUILD_ROOT)/release/examples/demo; \
+# The first command of a fresh clone: configure the demo preset (tests,
+# benchmarks and examples off), build the uhmm_cli target only, run it.  The
+# generator is the one build/demo was configured with, else Ninja when
+# installed, else Unix Makefiles.
+demo:
+	$(Q)bash scripts/check-deps.sh $(DEMO_DEPS)
+	$(Q)bash scripts/check-compiler.sh "$(BUILD_ROOT)/demo" "$(USER_CC)"
+	$(Q)mkdir -p $(BUILD_ROOT)
+	$(Q)echo "==> configure demo"
+	$(Q)gen=$$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' $(BUILD_ROOT)/demo/CMakeCache.txt 2>/dev/null || true); \
+	if [ -z "$$gen" ]; then \
+		if command -v ninja >/dev/null 2>&1; then gen=Ninja; else gen="Unix Makefiles"; fi; \
+	fi; \
+	if [ "$(V)" = 1 ]; then \
+		cmake --preset demo -G "$$gen" $(CMAKE_ARGS); \
 	else \
-		echo "demo: neither tools/uhmm/*.c nor examples/demo.c exists yet" >&2; exit 1; \
+		cmake --preset demo -G "$$gen" $(CONFIGURE_QUIET) $(CMAKE_ARGS) \
+			>$(BUILD_ROOT)/demo.configure.log || \
+			{ cat $(BUILD_ROOT)/demo.configure.log; exit 1; }; \
 	fi
-endif
+	$(Q)echo "==> build demo (library and CLI)"
+	$(Q)cmake --build --preset demo -j $$(nproc 2>/dev/null || echo 2) $(BUILD_VERBOSE)
+	$(Q)$(BUILD_ROOT)/demo/tools/uhmm/uhmm demo
 
 bench: build
 	$(Q)shopt -s nullglob; found=0; \
