@@ -195,6 +195,8 @@ void page_copy(struct uhmm_page *dst, struct uhmm_page *src);	/* RAM/coherent on
  *   pfn in bits 12..63 (the device-private / exclusive / migrating page).
  * Upper levels hold pointers to the next table; bit 0 of an upper entry is
  * reserved for a future PMD leaf (2 MiB page), tables are 4 KiB aligned.
+ * Entries are made, tested and changed with the helpers of mm/swapops.h;
+ * ranges of tables are walked with mm/pagewalk.h.
  */
 typedef uint64_t pte_t;
 #define PTE_PRESENT	(1ULL << 0)
@@ -256,8 +258,41 @@ struct pt_dir {
 	_Atomic(uintptr_t) e[PT_ENTRIES];
 };
 
+#include "mm/swapops.h"
+
 static inline unsigned pt_index(unsigned long addr, int shift) { return (addr >> shift) & (PT_ENTRIES - 1); }
 static inline unsigned pte_index(unsigned long addr) { return (addr >> PAGE_SHIFT) & (PT_ENTRIES - 1); }
+
+#define PMD_MASK (~(PMD_SIZE - 1))
+#define PUD_SIZE (1UL << PT_SHIFT_PUD)
+#define PUD_MASK (~(PUD_SIZE - 1))
+#define PGDIR_SIZE (1UL << PT_SHIFT_PGD)
+#define PGDIR_MASK (~(PGDIR_SIZE - 1))
+/* The end of the table entry covering @addr, or @end if that comes first (no overflow at the top). */
+static inline unsigned long pt_addr_end(unsigned long addr, unsigned long end, unsigned long mask)
+{
+	unsigned long boundary = (addr + ~mask + 1) & mask;
+
+	return boundary - 1 < end - 1 ? boundary : end;
+}
+static inline unsigned long pmd_addr_end(unsigned long addr, unsigned long end) { return pt_addr_end(addr, end, PMD_MASK); }
+static inline unsigned long pud_addr_end(unsigned long addr, unsigned long end) { return pt_addr_end(addr, end, PUD_MASK); }
+static inline unsigned long pgd_addr_end(unsigned long addr, unsigned long end) { return pt_addr_end(addr, end, PGDIR_MASK); }
+
+/*
+ * An upper-level entry (pgd, pud or pmd slot of a pt_dir): 0 or the address
+ * of the next table. pmdval_t is its value, pmd_t the slot a walker hands to
+ * pmd_entry, as the kernel's pmd_t *.
+ */
+typedef uintptr_t pmdval_t;
+typedef _Atomic pmdval_t pmd_t;
+static inline pmdval_t pmdp_get(pmd_t *pmd) { return atomic_load_explicit(pmd, memory_order_acquire); }
+static inline bool pmd_none(pmdval_t v) { return v == 0; }
+static inline struct pt_leaf *pmd_pgtable(pmdval_t v) { return (struct pt_leaf *)v; }
+/* A PTE slot handed to pte_entry. */
+static inline pte_t ptep_get(_Atomic pte_t *ptep) { return atomic_load_explicit(ptep, memory_order_relaxed); }
+static inline void set_pte(_Atomic pte_t *ptep, pte_t v) { atomic_store_explicit(ptep, v, memory_order_relaxed); }
+static inline _Atomic pte_t *pte_offset(struct pt_leaf *l, unsigned long addr) { return &l->pte[pte_index(addr)]; }
 
 struct uhmm_mm;
 /* The leaf table covering @addr, or NULL (allocate=false) / NULL on -ENOMEM (allocate=true). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mm/mm_internal.h"
+#include "mm/pagewalk.h"
 
 /* -EFAULT unless every byte of [addr, end) is in a VMA allowing the access. */
 static int check_access(struct uhmm_mm *mm, unsigned long addr, unsigned long end, bool write)
@@ -226,10 +227,47 @@ int uhmm_page_soft_dirty(struct uhmm_mm *mm, unsigned long addr)
 	return info.soft_dirty;
 }
 
+/* UHMM_PTE_* of a PTE, for counting (the zero page is pfn 0). */
+static inline unsigned pte_kind(pte_t pte)
+{
+	if (pte_present(pte))
+		return pte_pfn(pte) == 0 ? UHMM_PTE_ZERO : UHMM_PTE_PRESENT;
+	if (pte_none(pte))
+		return UHMM_PTE_NONE;
+	if (is_device_private_entry(pte))
+		return UHMM_PTE_DEVICE_PRIVATE;
+	return is_device_exclusive_entry(pte) ? UHMM_PTE_DEVICE_EXCLUSIVE : UHMM_PTE_MIGRATION;
+}
+
+/* A lockless snapshot of one leaf table: every entry is an atomic, none is followed. */
+static int count_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm_walk *walk)
+{
+	struct pt_leaf *leaf = pmd_pgtable(pmdp_get(pmd));
+	unsigned long *counts = walk->private;
+	unsigned i = pte_index(addr), last = i + (unsigned)((next - addr) >> PAGE_SHIFT);
+
+	for (; i < last; i++)
+		counts[pte_kind(atomic_load_explicit(&leaf->pte[i], memory_order_relaxed))]++;
+	walk->action = ACTION_CONTINUE;
+	return 0;
+}
+
+static int count_pte_hole(unsigned long addr, unsigned long next, int depth, struct mm_walk *walk)
+{
+	unsigned long *counts = walk->private;
+
+	(void)depth;
+	counts[UHMM_PTE_NONE] += (next - addr) >> PAGE_SHIFT;
+	return 0;
+}
+
+static const struct mm_walk_ops count_ptes_ops = {
+	.pmd_entry = count_pmd_entry,
+	.pte_hole = count_pte_hole,
+};
+
 int uhmm_mm_count_ptes(struct uhmm_mm *mm, unsigned long start, unsigned long end, unsigned long counts[6])
 {
-	unsigned long addr = start;
-
 	if (!mm || !counts || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || end < start || end > TASK_SIZE)
 		return -EINVAL;
 	memset(counts, 0, 6 * sizeof(*counts));
@@ -237,30 +275,8 @@ int uhmm_mm_count_ptes(struct uhmm_mm *mm, unsigned long start, unsigned long en
 		counts[UHMM_PTE_NONE] = (end - start) >> PAGE_SHIFT;
 		return 0;
 	}
-	while (addr < end) {
-		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), end);
-		struct pt_leaf *leaf = pt_walk(mm, addr, false);
-
-		if (!leaf) {
-			counts[UHMM_PTE_NONE] += (next - addr) >> PAGE_SHIFT;
-			addr = next;
-			continue;
-		}
-		for (; addr < next; addr += PAGE_SIZE) {
-			pte_t pte = pte_get(leaf, addr);
-
-			if (pte_none(pte))
-				counts[UHMM_PTE_NONE]++;
-			else if (pte_present(pte))
-				counts[pte_pfn(pte) == 0 ? UHMM_PTE_ZERO : UHMM_PTE_PRESENT]++;
-			else if (is_device_private_entry(pte))
-				counts[UHMM_PTE_DEVICE_PRIVATE]++;
-			else if (is_device_exclusive_entry(pte))
-				counts[UHMM_PTE_DEVICE_EXCLUSIVE]++;
-			else
-				counts[UHMM_PTE_MIGRATION]++;
-		}
-	}
+	if (start < end)
+		walk_page_range_novma(mm, start, end, &count_ptes_ops, counts);
 	uhmm_mm_put(mm);
 	return 0;
 }
