@@ -34,9 +34,10 @@ ARGS       ?=
 BUILD_ROOT := build
 
 # Build dependencies (Debian package names).  clang/libclang-rt-14-dev are for
-# the clang sanitizer/fuzz builds.
+# the clang sanitizer/fuzz builds; g++ and clang (clang++) for the tests that
+# compile the public headers as C++.
 DEPS := cmake ninja-build pkg-config libcmocka-dev python3 gnuplot-nox \
-        gcc make clang libclang-rt-14-dev
+        gcc g++ make clang libclang-rt-14-dev
 # What `make demo` needs: nothing else (it falls back to the Makefile
 # generator without ninja).
 DEMO_DEPS := cmake gcc make

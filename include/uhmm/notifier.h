@@ -63,7 +63,7 @@ struct uhmm_mmu_notifier {
 	const struct uhmm_mmu_notifier_ops *ops;
 	struct uhmm_mm *mm;			/* set by register */
 	/* private */
-	struct uhmm_mmu_notifier *_Atomic next;	/* subscriber list, RCU-style */
+	UHMM_ATOMIC(struct uhmm_mmu_notifier *) next;	/* subscriber list, RCU-style */
 	int linked;				/* on the list (under the subscriptions lock) */
 };
 
@@ -102,7 +102,7 @@ struct uhmm_mmu_interval_notifier {
 	struct uhmm_mmu_interval_notifier *deferred_next;
 	int deferred;		/* on the deferred list: 1 insert pending, 2 removal pending */
 	int in_tree;
-	unsigned long _Atomic invalidate_seq;
+	UHMM_ATOMIC(unsigned long) invalidate_seq;
 };
 
 /*
