@@ -3,7 +3,8 @@
  * Counterpart of mm/migrate_device.c (6.1 and later): collect under one
  * MIGRATE invalidation tagged with the migrating driver's owner (the seed
  * patch), trylock only, migration entries, rmap unmapping of other mappings
- * with CLEAR, the reference check, hole insertion at pages time, finalize.
+ * with CLEAR, the reference check (at unmap and again at pages time, as
+ * folio_migrate_mapping), hole insertion at pages time, finalize.
  * Left out: compound (THP) migration and LRU isolation.
  */
 #include <string.h>
@@ -247,6 +248,13 @@ static void restore_page(struct uhmm_page *p, struct uhmm_page *fault_page)
 	page_put(p);
 }
 
+/*
+ * The references a collected page may carry beyond its mappings: the
+ * migration's own, the fault path's on fault_page, and the shmem object's.
+ * Anything more is someone else's (a pin, a driver's get_page) and makes the
+ * page unmigratable (migrate_vma_check_page at unmap time, and again in
+ * folio_migrate_mapping at pages time).
+ */
 static bool page_refs_ok(struct uhmm_page *p, struct uhmm_page *fault_page)
 {
 	int extra = 1 + (p == fault_page);
@@ -408,6 +416,17 @@ static void migrate_pages_common(struct uhmm_system *sys, unsigned long *src, un
 			continue;
 		if (page_is_device(newp) && p->mapping && p->mapping->kind != MAPPING_ANON) {
 			/* device memory takes anonymous pages only */
+			src[i] &= ~MPFN_MIGRATE;
+			continue;
+		}
+		/*
+		 * The reference check again, as folio_migrate_mapping does when
+		 * it moves the mapping: a reference taken since setup (the page
+		 * is locked and unmapped, but a pfn walker or a driver holding
+		 * the struct page can still get one) means someone may still
+		 * read or write the old page. Finalize restores it.
+		 */
+		if (!page_refs_ok(p, m ? m->fault_page : NULL)) {
 			src[i] &= ~MPFN_MIGRATE;
 			continue;
 		}

@@ -675,6 +675,164 @@ static void test_extra_reference_restored(void **state)
 	env_fini(&e);
 }
 
+/*
+ * A reference taken after setup, between setup and pages (a pin, a driver's
+ * get_page): Linux checks the references again when it moves the mapping
+ * (folio_migrate_mapping), so pages clears MIGRATE on that entry (the page
+ * word stays) and finalize restores the original page, data and mapping.
+ */
+static void test_reference_after_setup_to_device(void **state)
+{
+	enum { N = 3 };
+	unsigned long src[N], dst[N], pfn1, addr;
+	struct uhmm_migrate_vma m;
+	struct uhmm_page *p1;
+	struct env e;
+
+	env_init(&e, UHMM_MEMORY_DEVICE_PRIVATE, 8);
+	addr = testdev_mmap(e.mm, N, RW, MAP_PRIVATE);
+	testdev_fill(e.mm, addr, N, 24);
+	pfn1 = testdev_pte(e.mm, addr + P).pfn;
+
+	uhmm_mmap_read_lock(e.mm);
+	init_args(&m, e.mm, e.dev, addr, N, SEL_SYS, src, dst);
+	assert_int_equal(uhmm_migrate_vma_setup(&m), 0);
+	assert_int_equal(m.cpages, N);
+	assert_int_equal(src[1], uhmm_migrate_pfn(pfn1) | M_MIGRATE | M_WRITE);
+	p1 = uhmm_migrate_pfn_to_page(e.sys, src[1]);
+	uhmm_get_page(p1);
+	assert_int_equal(testdev_fill_dst(e.dev, src, dst, N, true, NULL), N);
+	uhmm_migrate_vma_pages(&m);
+	assert_true(src[0] & M_MIGRATE);
+	assert_int_equal(src[1], uhmm_migrate_pfn(pfn1) | M_WRITE);
+	assert_true(src[2] & M_MIGRATE);
+	uhmm_migrate_vma_finalize(&m);
+	uhmm_mmap_read_unlock(e.mm);
+
+	assert_device_entry(e.mm, addr, ~0UL, true, 1, 1);
+	assert_present(e.mm, addr + P, pfn1, true, 2, 1);	/* the mapping's reference and ours */
+	assert_false(uhmm_page_locked(p1));
+	assert_device_entry(e.mm, addr + 2 * P, ~0UL, true, 1, 1);
+	assert_int_equal(testdev_nfree(e.dev), 8 - 2);	/* the refused destination went back */
+	uhmm_put_page(p1);
+	assert_present(e.mm, addr + P, pfn1, true, 1, 1);
+	testdev_assert_pattern(e.mm, addr, N, 24);
+	env_fini(&e);
+}
+
+static void test_reference_after_setup_to_ram(void **state)
+{
+	enum { N = 3 };
+	unsigned long src[N], dst[N], dpfn1, addr, used;
+	struct uhmm_migrate_vma m;
+	struct uhmm_page *d1;
+	struct env e;
+
+	env_init(&e, UHMM_MEMORY_DEVICE_PRIVATE, 8);
+	addr = testdev_mmap(e.mm, N, RW, MAP_PRIVATE);
+	testdev_fill(e.mm, addr, N, 25);
+	assert_int_equal(testdev_migrate_to_device(e.dev, e.mm, addr, N, NULL, NULL), 0);
+	dpfn1 = testdev_pte(e.mm, addr + P).pfn;
+	used = used_pages(e.sys);
+
+	uhmm_mmap_read_lock(e.mm);
+	init_args(&m, e.mm, e.dev, addr, N, SEL_PRIV, src, dst);
+	assert_int_equal(uhmm_migrate_vma_setup(&m), 0);
+	assert_int_equal(m.cpages, N);
+	assert_int_equal(src[1], uhmm_migrate_pfn(dpfn1) | M_MIGRATE | M_WRITE);
+	d1 = uhmm_migrate_pfn_to_page(e.sys, src[1]);
+	uhmm_get_page(d1);
+	assert_int_equal(testdev_fill_dst(e.dev, src, dst, N, false, NULL), N);
+	uhmm_migrate_vma_pages(&m);
+	assert_true(src[0] & M_MIGRATE);
+	assert_int_equal(src[1], uhmm_migrate_pfn(dpfn1) | M_WRITE);
+	assert_true(src[2] & M_MIGRATE);
+	uhmm_migrate_vma_finalize(&m);
+	uhmm_mmap_read_unlock(e.mm);
+
+	assert_present(e.mm, addr, ~0UL, true, 1, 1);
+	assert_device_entry(e.mm, addr + P, dpfn1, true, 2, 1);	/* still on the device */
+	assert_false(uhmm_page_locked(d1));
+	assert_present(e.mm, addr + 2 * P, ~0UL, true, 1, 1);
+	assert_int_equal(used_pages(e.sys), used + 2);	/* the refused RAM destination was freed */
+	assert_int_equal(atomic_load(&e.dev->nr_page_free), 2);
+	uhmm_put_page(d1);
+	assert_device_entry(e.mm, addr + P, dpfn1, true, 1, 1);
+	testdev_assert_pattern(e.mm, addr, N, 25);
+	env_fini(&e);
+}
+
+/* The same from a CPU fault: the fault page may carry the fault's reference, not one more. */
+static void test_reference_after_setup_fault_page(void **state)
+{
+	unsigned long addr, dpfn;
+	struct env e;
+
+	env_init(&e, UHMM_MEMORY_DEVICE_PRIVATE, 4);
+	addr = testdev_mmap(e.mm, 1, RW, MAP_PRIVATE);
+	testdev_fill(e.mm, addr, 1, 26);
+	assert_int_equal(testdev_migrate_to_device(e.dev, e.mm, addr, 1, NULL, NULL), 0);
+	dpfn = testdev_pte(e.mm, addr).pfn;
+	atomic_store(&e.dev->get_src_before_pages, 1);
+
+	/* the first migrate_to_ram moves nothing; the fault retries and the second one does */
+	testdev_assert_pattern(e.mm, addr, 1, 26);
+	assert_int_equal(atomic_load(&e.dev->nr_migrate_to_ram), 2);
+	assert_int_equal(atomic_load(&e.dev->nr_migrated_to_ram), 1);
+	assert_int_equal(atomic_load(&e.dev->extra_ref_src_after_pages), uhmm_migrate_pfn(dpfn) | M_WRITE);
+	/* restored after the first: the mapping's, the fault's and the extra reference */
+	assert_int_equal(atomic_load(&e.dev->extra_ref_refcount_after_finalize), 3);
+	assert_int_equal(atomic_load(&e.dev->extra_ref_mapcount_after_finalize), 1);
+	assert_present(e.mm, addr, ~0UL, true, 1, 1);
+	assert_int_equal(atomic_load(&e.dev->nr_page_free), 1);
+	env_fini(&e);
+}
+
+/* And for eviction by physical range (migrate_device_pages: no VMA). */
+static void test_reference_after_setup_device_pages(void **state)
+{
+	enum { N = 2 };
+	unsigned long src[N], dst[N], addr, pfn0, i, held = N;
+	struct uhmm_page *d;
+	struct env e;
+
+	env_init(&e, UHMM_MEMORY_DEVICE_PRIVATE, N);
+	addr = testdev_mmap(e.mm, N, RW, MAP_PRIVATE);
+	testdev_fill(e.mm, addr, N, 27);
+	assert_int_equal(testdev_migrate_to_device(e.dev, e.mm, addr, N, NULL, NULL), 0);
+	pfn0 = e.dev->pgmap.pfn_first;
+
+	assert_int_equal(uhmm_migrate_device_range(e.sys, src, pfn0, N), 0);
+	for (i = 0; i < N; i++)
+		assert_int_equal(src[i], uhmm_migrate_pfn(pfn0 + i) | M_MIGRATE);
+	d = uhmm_pfn_to_page(e.sys, pfn0 + 1);
+	uhmm_get_page(d);
+	assert_int_equal(testdev_fill_dst(e.dev, src, dst, N, false, NULL), N);
+	uhmm_migrate_device_pages(e.sys, src, dst, N);
+	assert_int_equal(src[0], uhmm_migrate_pfn(pfn0) | M_MIGRATE);
+	assert_int_equal(src[1], uhmm_migrate_pfn(pfn0 + 1));
+	uhmm_migrate_device_finalize(e.sys, src, dst, N);
+
+	for (i = 0; i < N; i++) {
+		struct uhmm_pte_info pi = testdev_pte(e.mm, addr + i * P);
+
+		if (pi.kind == UHMM_PTE_DEVICE_PRIVATE) {
+			assert_int_equal(pi.pfn, pfn0 + 1);
+			assert_int_equal(pi.refcount, 2);
+			assert_int_equal(pi.mapcount, 1);
+			held = i;
+		} else {
+			assert_int_equal(pi.kind, UHMM_PTE_PRESENT);
+		}
+	}
+	assert_true(held < N);
+	assert_false(uhmm_page_locked(d));
+	assert_int_equal(atomic_load(&e.dev->nr_page_free), 1);
+	uhmm_put_page(d);
+	testdev_assert_pattern(e.mm, addr, N, 27);
+	env_fini(&e);
+}
+
 static void test_locked_page_skipped(void **state)
 {
 	enum { N = 3 };
@@ -1559,6 +1717,10 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_back_to_ram_holes),
 	cmocka_unit_test(test_pinned_page_refused),
 	cmocka_unit_test(test_extra_reference_restored),
+	cmocka_unit_test(test_reference_after_setup_to_device),
+	cmocka_unit_test(test_reference_after_setup_to_ram),
+	cmocka_unit_test(test_reference_after_setup_fault_page),
+	cmocka_unit_test(test_reference_after_setup_device_pages),
 	cmocka_unit_test(test_locked_page_skipped),
 	cmocka_unit_test(test_shared_vma_not_migrated),
 	cmocka_unit_test(test_dst_declined),

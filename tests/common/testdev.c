@@ -201,6 +201,7 @@ static int td_migrate_to_ram(struct uhmm_vm_fault *vmf)
 {
 	struct testdev *dev = testdev_of_page(vmf->page);
 	unsigned long src = 0, dst = 0;
+	struct uhmm_page *extra;
 	struct uhmm_migrate_vma m;
 	int r, fail;
 
@@ -235,10 +236,20 @@ static int td_migrate_to_ram(struct uhmm_vm_fault *vmf)
 	if (!m.cpages)
 		return 0;	/* someone else already moved it */
 	testdev_fill_dst(dev, &src, &dst, 1, false, NULL);
+	extra = atomic_exchange(&dev->get_src_before_pages, 0) ? uhmm_migrate_pfn_to_page(dev->sys, src) : NULL;
+	if (extra)
+		uhmm_get_page(extra);
 	uhmm_migrate_vma_pages(&m);
+	if (extra)
+		atomic_store(&dev->extra_ref_src_after_pages, src);
 	if (src & UHMM_MIGRATE_PFN_MIGRATE)
 		atomic_fetch_add(&dev->nr_migrated_to_ram, 1);
 	uhmm_migrate_vma_finalize(&m);
+	if (extra) {
+		atomic_store(&dev->extra_ref_refcount_after_finalize, uhmm_page_refcount(extra));
+		atomic_store(&dev->extra_ref_mapcount_after_finalize, uhmm_page_mapcount(extra));
+		uhmm_put_page(extra);
+	}
 	/* a page the driver could not replace would be SIGBUS */
 	return dst ? 0 : -ENOMEM;
 }

@@ -44,6 +44,18 @@ struct testdev {
 	atomic_ulong last_fault_cpages;
 	atomic_ulong last_fault_src;		/* src[0] after setup */
 	struct uhmm_mm *_Atomic last_fault_mm;
+
+	/*
+	 * Non-zero: the next migrate_to_ram takes one reference on its source
+	 * page between setup and pages (as a pin or a driver's get_page would)
+	 * and drops it after finalize; the knob clears itself. What that call
+	 * saw: src[0] after pages, and the source's refcount and mapcount after
+	 * finalize (the extra reference still held).
+	 */
+	atomic_int get_src_before_pages;
+	atomic_ulong extra_ref_src_after_pages;
+	atomic_int extra_ref_refcount_after_finalize;
+	atomic_int extra_ref_mapcount_after_finalize;
 };
 
 /* Create and memremap a device of @npages pages. 0 or the memremap error. */
