@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mm/mm_internal.h"
+#include "mm/pagewalk.h"
 
 #define MMAP_BASE (TASK_SIZE - (1UL << 30))	/* leave room, like the stack gap */
 #define MMAP_MIN_ADDR 0x10000UL
@@ -37,34 +38,27 @@ static struct uhmm_page *zap_one(struct uhmm_mm *mm, pte_t pte)
 }
 
 /*
- * Clear every entry of [start, end) in @vma's address space and drop their
- * references after the PTL is released (page_free callbacks may take driver
- * locks). The caller emits the notifier invalidation around this.
+ * One leaf table's share of a zap: clear up to ZAP_BATCH entries under the
+ * PTL, then drop their references after it (page_free callbacks may take
+ * driver locks), until the range is done.
  */
-void zap_pte_range(struct uhmm_vma *vma, unsigned long start, unsigned long end)
+static int zap_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
 {
-	struct uhmm_mm *mm = vma->mm;
+	struct pt_leaf *leaf = pmd_pgtable(pmdp_get(pmd));
 	struct uhmm_page *batch[ZAP_BATCH];
-	unsigned long addr = start;
 
 	while (addr < end) {
-		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), end);
-		struct pt_leaf *leaf = pt_walk(mm, addr, false);
 		unsigned n = 0, i;
 
-		if (!leaf) {
-			addr = next;
-			continue;
-		}
 		ptl_lock(leaf);
-		for (; addr < next && n < ZAP_BATCH; addr += PAGE_SIZE) {
+		for (; addr < end && n < ZAP_BATCH; addr += PAGE_SIZE) {
 			pte_t pte = pte_get(leaf, addr);
 			struct uhmm_page *p;
 
 			if (pte_none(pte))
 				continue;
 			pte_set(leaf, addr, 0);
-			p = zap_one(mm, pte);
+			p = zap_one(walk->mm, pte);
 			if (p)
 				batch[n++] = p;
 		}
@@ -72,6 +66,20 @@ void zap_pte_range(struct uhmm_vma *vma, unsigned long start, unsigned long end)
 		for (i = 0; i < n; i++)
 			page_put(batch[i]);
 	}
+	walk->action = ACTION_CONTINUE;
+	return 0;
+}
+
+static const struct mm_walk_ops zap_walk_ops = { .pmd_entry = zap_pmd_entry };
+
+/*
+ * Clear every entry of [start, end) in @vma's address space and drop their
+ * references. The caller emits the notifier invalidation around this.
+ */
+void zap_pte_range(struct uhmm_vma *vma, unsigned long start, unsigned long end)
+{
+	if (start < end)
+		UHMM_WARN_ON(walk_page_range_vma(vma, start, end, &zap_walk_ops, NULL));
 }
 
 /* ------------------------------------------------------------- unmapping */
