@@ -5,6 +5,7 @@
  * are found before any VMA is touched.
  */
 #include "mm/mm_internal.h"
+#include "mm/pagewalk.h"
 
 /* -ENOMEM unless [start, end) is covered by VMAs without a hole. */
 static int check_covered(struct uhmm_mm *mm, unsigned long start, unsigned long end)
@@ -24,51 +25,33 @@ static int check_covered(struct uhmm_mm *mm, unsigned long start, unsigned long 
 /*
  * Write-protect what the new protection no longer allows. Writable special
  * entries become read-only whatever the new protection, as the kernel does:
- * it cannot cheaply tell whether they may stay writable.
+ * it cannot cheaply tell whether they may stay writable. A writable
+ * migration entry of an anonymous page stays exclusive.
  */
+static int change_pte_entry(_Atomic pte_t *ptep, unsigned long addr, unsigned long next, struct mm_walk *walk)
+{
+	struct uhmm_vma *vma = walk->vma;
+	pte_t pte = ptep_get(ptep);
+
+	(void)addr;
+	(void)next;
+	if (pte_none(pte))
+		return 0;
+	if (pte_present(pte)) {
+		if (!(vma->flags & VM_WRITE) && pte_write(pte))
+			set_pte(ptep, pte & ~PTE_WRITE);
+		return 0;
+	}
+	if (is_writable_swp_entry(pte))
+		set_pte(ptep, pte_swp_clear_write(pte, vma_is_anonymous(vma)));
+	return 0;
+}
+
+static const struct mm_walk_ops change_protection_ops = { .pte_entry = change_pte_entry };
+
 static void change_pte_range(struct uhmm_vma *vma, unsigned long start, unsigned long end)
 {
-	struct uhmm_mm *mm = vma->mm;
-	unsigned long addr = start;
-
-	while (addr < end) {
-		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), end);
-		struct pt_leaf *leaf = pt_walk(mm, addr, false);
-
-		if (!leaf) {
-			addr = next;
-			continue;
-		}
-		ptl_lock(leaf);
-		for (; addr < next; addr += PAGE_SIZE) {
-			pte_t pte = pte_get(leaf, addr);
-
-			if (pte_none(pte))
-				continue;
-			if (pte_present(pte)) {
-				if (!(vma->flags & VM_WRITE) && pte_write(pte))
-					pte_set(leaf, addr, pte & ~PTE_WRITE);
-				continue;
-			}
-			switch (pte_swp_type(pte)) {
-			case SWP_DEVICE_WRITE:
-				pte = (pte & ~SWP_TYPE_MASK) | ((pte_t)SWP_DEVICE_READ << SWP_TYPE_SHIFT);
-				break;
-			case SWP_DEVICE_EXCLUSIVE_WRITE:
-				pte = (pte & ~SWP_TYPE_MASK) | ((pte_t)SWP_DEVICE_EXCLUSIVE_READ << SWP_TYPE_SHIFT);
-				break;
-			case SWP_MIGRATION_WRITE:
-				pte = (pte & ~SWP_TYPE_MASK) | ((pte_t)(vma_is_anonymous(vma) ? SWP_MIGRATION_READ_EXCLUSIVE
-												 : SWP_MIGRATION_READ)
-								<< SWP_TYPE_SHIFT);
-				break;
-			default:
-				continue;
-			}
-			pte_set(leaf, addr, pte);
-		}
-		ptl_unlock(leaf);
-	}
+	UHMM_WARN_ON(walk_page_range_vma(vma, start, end, &change_protection_ops, NULL));
 }
 
 int uhmm_mprotect(struct uhmm_mm *mm, unsigned long start, size_t len, int prot)
@@ -122,32 +105,23 @@ out:
 }
 
 /* --------------------------------------------------------------- soft-dirty */
-static void clear_soft_dirty_range(struct uhmm_vma *vma)
+static int clear_soft_dirty_pte_entry(_Atomic pte_t *ptep, unsigned long addr, unsigned long next,
+				      struct mm_walk *walk)
 {
-	struct uhmm_mm *mm = vma->mm;
-	unsigned long addr = vma->start;
+	pte_t pte = ptep_get(ptep);
 
-	while (addr < vma->end) {
-		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), vma->end);
-		struct pt_leaf *leaf = pt_walk(mm, addr, false);
-
-		if (!leaf) {
-			addr = next;
-			continue;
-		}
-		ptl_lock(leaf);
-		for (; addr < next; addr += PAGE_SIZE) {
-			pte_t pte = pte_get(leaf, addr);
-
-			if (pte_present(pte))
-				/* write-protect so the next write faults and marks the page again */
-				pte_set(leaf, addr, pte & ~(PTE_SOFT_DIRTY | PTE_WRITE));
-			else if (!pte_none(pte))
-				pte_set(leaf, addr, pte & ~SWP_SOFT_DIRTY);
-		}
-		ptl_unlock(leaf);
-	}
+	(void)addr;
+	(void)next;
+	(void)walk;
+	if (pte_present(pte))
+		/* write-protect so the next write faults and marks the page again */
+		set_pte(ptep, pte & ~(PTE_SOFT_DIRTY | PTE_WRITE));
+	else if (!pte_none(pte))
+		set_pte(ptep, pte_swp_clear_soft_dirty(pte));
+	return 0;
 }
+
+static const struct mm_walk_ops clear_soft_dirty_ops = { .pte_entry = clear_soft_dirty_pte_entry };
 
 /*
  * As clear_refs_write: one SOFT_DIRTY invalidation over the whole address
@@ -169,7 +143,7 @@ int uhmm_clear_soft_dirty(struct uhmm_mm *mm)
 	mn_range_init(&range, UHMM_MMU_NOTIFY_SOFT_DIRTY, mm, 0, ~0UL);
 	mn_invalidate_range_start(&range);
 	for (node = uhmm_rb_first(&mm->vma_tree); node; node = uhmm_rb_next(node))
-		clear_soft_dirty_range(uhmm_rb_entry(node, struct uhmm_vma, rb));
+		UHMM_WARN_ON(walk_page_vma(uhmm_rb_entry(node, struct uhmm_vma, rb), &clear_soft_dirty_ops, NULL));
 	mn_invalidate_range_end(&range);
 	uhmm_mmap_write_unlock(mm);
 	return 0;
