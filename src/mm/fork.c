@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "mm/mm_internal.h"
+#include "mm/pagewalk.h"
 
 /* Restore an exclusive entry to a present PTE (page locked by caller). */
 static pte_t restore_exclusive_locked(struct uhmm_mm *mm, struct pt_leaf *leaf, unsigned long addr, pte_t pte)
 {
 	struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
-	pte_t npte = mk_pte(p->pfn, (pte & SWP_SOFT_DIRTY ? PTE_SOFT_DIRTY : 0) |
-				   (pte_swp_type(pte) == SWP_DEVICE_EXCLUSIVE_WRITE ? PTE_WRITE | PTE_DIRTY : 0));
+	pte_t flags = is_writable_device_exclusive_entry(pte) ? PTE_WRITE | PTE_DIRTY : 0;
+	pte_t npte = pte_soft_dirty_from_swp(mk_pte(p->pfn, flags), pte);
 
 	page_add_rmap(p);
 	pte_set(leaf, addr, npte);
@@ -41,17 +42,18 @@ static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
 		case SWP_MIGRATION_WRITE:
 		case SWP_MIGRATION_READ_EXCLUSIVE:
 			if (cow) {
-				pte = (pte & ~SWP_TYPE_MASK) | ((pte_t)SWP_MIGRATION_READ << SWP_TYPE_SHIFT);
+				/* both sides read-only and no longer exclusive */
+				pte = pte_swp_retype(pte, SWP_MIGRATION_READ);
 				pte_set(sl, addr, pte);
 			}
-			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
+			pte_set(dl, addr, pte_swp_clear_soft_dirty(pte));
 			return 0;
 		case SWP_MIGRATION_READ:
-			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
+			pte_set(dl, addr, pte_swp_clear_soft_dirty(pte));
 			return 0;
 		case SWP_DEVICE_WRITE:
 			if (cow) {
-				pte = (pte & ~SWP_TYPE_MASK) | ((pte_t)SWP_DEVICE_READ << SWP_TYPE_SHIFT);
+				pte = pte_swp_clear_write(pte, false);
 				pte_set(sl, addr, pte);
 			}
 			/* fallthrough */
@@ -59,7 +61,7 @@ static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
 			page_get(p);
 			page_add_rmap(p);
 			page_clear_flag(p, PG_ANON_EXCLUSIVE);
-			pte_set(dl, addr, pte & ~SWP_SOFT_DIRTY);
+			pte_set(dl, addr, pte_swp_clear_soft_dirty(pte));
 			return 0;
 		case SWP_DEVICE_EXCLUSIVE_READ:
 		case SWP_DEVICE_EXCLUSIVE_WRITE:
@@ -103,40 +105,46 @@ static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
 	return 0;
 }
 
-static int copy_page_range(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm, struct uhmm_vma *vma)
+struct copy_walk {
+	struct uhmm_mm *dst_mm;
+	bool cow;
+};
+
+/* One leaf table of the parent: the child's table is allocated, both PTLs held across its entries. */
+static int copy_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
 {
-	bool cow = !(vma->flags & VM_SHARED);
-	struct uhmm_mmu_notifier_range range;
-	unsigned long addr = vma->start;
+	struct copy_walk *c = walk->private;
+	struct pt_leaf *sl = pmd_pgtable(pmdp_get(pmd)), *dl = pt_walk(c->dst_mm, addr, true);
 	int r = 0;
 
-	if (cow && !atomic_load(&vma->mapping))
+	walk->action = ACTION_CONTINUE;
+	if (!dl)
+		return -ENOMEM;
+	ptl_lock(sl);
+	ptl_lock_nested(dl);	/* a new mm nobody else can see: no ordering issue */
+	for (; !r && addr < end; addr += PAGE_SIZE)
+		r = copy_one_pte(c->dst_mm, walk->mm, sl, dl, addr, c->cow);
+	ptl_unlock(dl);
+	ptl_unlock(sl);
+	return r;
+}
+
+static const struct mm_walk_ops copy_walk_ops = { .pmd_entry = copy_pmd_entry };
+
+static int copy_page_range(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm, struct uhmm_vma *vma)
+{
+	struct copy_walk c = { dst_mm, !(vma->flags & VM_SHARED) };
+	struct uhmm_mmu_notifier_range range;
+	int r;
+
+	if (c.cow && !atomic_load(&vma->mapping))
 		return 0;	/* never faulted: nothing to copy, no notification (as the kernel) */
-	if (cow) {
+	if (c.cow) {
 		mn_range_init(&range, UHMM_MMU_NOTIFY_PROTECTION_PAGE, src_mm, vma->start, vma->end);
 		mn_invalidate_range_start(&range);
 	}
-	while (!r && addr < vma->end) {
-		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), vma->end);
-		struct pt_leaf *sl = pt_walk(src_mm, addr, false), *dl;
-
-		if (!sl) {
-			addr = next;
-			continue;
-		}
-		dl = pt_walk(dst_mm, addr, true);
-		if (!dl) {
-			r = -ENOMEM;
-			break;
-		}
-		ptl_lock(sl);
-		ptl_lock_nested(dl);	/* a new mm nobody else can see: no ordering issue */
-		for (; !r && addr < next; addr += PAGE_SIZE)
-			r = copy_one_pte(dst_mm, src_mm, sl, dl, addr, cow);
-		ptl_unlock(dl);
-		ptl_unlock(sl);
-	}
-	if (cow)
+	r = walk_page_vma(vma, &copy_walk_ops, &c);
+	if (c.cow)
 		mn_invalidate_range_end(&range);
 	return r;
 }
