@@ -63,6 +63,24 @@ UHMM_API void uhmm_migrate_vma_finalize(struct uhmm_migrate_vma *args);
  * for a valid device range (-EINVAL otherwise). */
 UHMM_API int uhmm_migrate_device_range(struct uhmm_system *sys, unsigned long *src, unsigned long start_pfn,
 				       unsigned long npages);
+/*
+ * uhmm_migrate_device_pfns - uhmm_migrate_device_range for an arbitrary set of
+ * device pages (Linux 6.15 migrate_device_pfns, used by xe/drm_pagemap to
+ * evict the pages of one buffer wherever they lie).
+ * @sys:      the system the pages belong to
+ * @src_pfns: in: @npages device pfns, in any order; out: the src words, as
+ *            migrate_device_range fills them: pfn|VALID|MIGRATE for a page that
+ *            was in use and could be trylocked (now locked, referenced and
+ *            unmapped from every address space, CLEAR events), else 0 (free,
+ *            locked by someone else, a pfn listed twice, or an extra reference)
+ * @npages:   number of entries
+ * Continue with uhmm_migrate_device_pages and uhmm_migrate_device_finalize.
+ * Context: may block (rmap walks take the anon family locks, notifiers run);
+ * no mmap lock needed. Never blocks on a page lock.
+ * Returns 0, or -EINVAL (sys or src_pfns NULL, npages 0, a pfn that is not a
+ * device page: then @src_pfns is left unchanged).
+ */
+UHMM_API int uhmm_migrate_device_pfns(struct uhmm_system *sys, unsigned long *src_pfns, unsigned long npages);
 UHMM_API void uhmm_migrate_device_pages(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
 					unsigned long npages);
 UHMM_API void uhmm_migrate_device_finalize(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,

@@ -639,6 +639,25 @@ void uhmm_migrate_device_finalize(struct uhmm_system *sys, unsigned long *src, u
 }
 
 /* ------------------------------------------------------- by physical range */
+/* Take a page in use for eviction: referenced and locked, or 0 (free, or someone else's lock). */
+static unsigned long migrate_device_pfn_prepare(struct uhmm_page *p)
+{
+	if (!page_get_unless_zero(p))
+		return 0;	/* free */
+	if (!page_trylock(p)) {
+		page_put(p);
+		return 0;
+	}
+	return uhmm_migrate_pfn(p->pfn) | MPFN_MIGRATE;
+}
+
+static bool pfn_is_device(struct uhmm_system *sys, unsigned long pfn)
+{
+	struct uhmm_page *p = pfn_to_page(sys, pfn);
+
+	return p && page_is_device(p);
+}
+
 int uhmm_migrate_device_range(struct uhmm_system *sys, unsigned long *src, unsigned long start_pfn,
 			      unsigned long npages)
 {
@@ -646,24 +665,26 @@ int uhmm_migrate_device_range(struct uhmm_system *sys, unsigned long *src, unsig
 
 	if (!sys || !src || !npages)
 		return -EINVAL;
-	for (i = 0; i < npages; i++) {
-		struct uhmm_page *p = pfn_to_page(sys, start_pfn + i);
-
-		if (!p || !page_is_device(p))
+	for (i = 0; i < npages; i++)
+		if (!pfn_is_device(sys, start_pfn + i))
 			return -EINVAL;
-	}
-	for (i = 0; i < npages; i++) {
-		struct uhmm_page *p = pfn_to_page(sys, start_pfn + i);
-
-		src[i] = 0;
-		if (!page_get_unless_zero(p))
-			continue;	/* free */
-		if (!page_trylock(p)) {
-			page_put(p);
-			continue;
-		}
-		src[i] = uhmm_migrate_pfn(p->pfn) | MPFN_MIGRATE;
-	}
+	for (i = 0; i < npages; i++)
+		src[i] = migrate_device_pfn_prepare(pfn_to_page(sys, start_pfn + i));
 	migrate_device_unmap(src, npages, NULL, sys);
+	return 0;
+}
+
+int uhmm_migrate_device_pfns(struct uhmm_system *sys, unsigned long *src_pfns, unsigned long npages)
+{
+	unsigned long i;
+
+	if (!sys || !src_pfns || !npages)
+		return -EINVAL;
+	for (i = 0; i < npages; i++)
+		if (!pfn_is_device(sys, src_pfns[i]))
+			return -EINVAL;
+	for (i = 0; i < npages; i++)
+		src_pfns[i] = migrate_device_pfn_prepare(pfn_to_page(sys, src_pfns[i]));
+	migrate_device_unmap(src_pfns, npages, NULL, sys);
 	return 0;
 }

@@ -1680,6 +1680,107 @@ static void test_migrate_device_range_invalid(void **state)
 	env_fini(&e);
 }
 
+/*
+ * migrate_device_pfns (6.15): the pages of an arbitrary pfn list, in the
+ * list's order; free and foreign-locked pages give 0; the rest are unmapped
+ * from every address space (CLEAR) and come back to RAM at their addresses.
+ */
+static void test_migrate_device_pfns_steps(void **state)
+{
+	enum { D = 6, N = 3, L = 5 };
+	unsigned long src[L], dst[L], addr, dpfn[N], first, i;
+	struct uhmm_page *held;
+	struct testdev_recorder rec;
+	struct env e;
+
+	env_init(&e, UHMM_MEMORY_DEVICE_PRIVATE, D);
+	first = e.dev->pgmap.pfn_first;
+	addr = testdev_mmap(e.mm, N, RW, MAP_PRIVATE);
+	testdev_fill(e.mm, addr, N, 137);
+	assert_int_equal(testdev_migrate_to_device(e.dev, e.mm, addr, N, NULL, NULL), 0);
+	for (i = 0; i < N; i++)
+		dpfn[i] = testdev_pte(e.mm, addr + i * P).pfn;
+	held = testdev_alloc_page(e.dev);	/* in use, locked by the driver */
+	assert_int_equal(testdev_rec_insert(&rec, e.mm, addr, N * P), 0);
+
+	/* not contiguous, not sorted; page 1 of the buffer stays on the device */
+	src[0] = dpfn[2];
+	src[1] = uhmm_page_to_pfn(held);
+	src[2] = first + D - 1;			/* free */
+	src[3] = dpfn[0];
+	src[4] = dpfn[2];			/* listed twice: the second finds it locked */
+	assert_int_equal(uhmm_migrate_device_pfns(e.sys, src, L), 0);
+	assert_int_equal(src[0], uhmm_migrate_pfn(dpfn[2]) | M_MIGRATE);
+	assert_int_equal(src[1], 0);
+	assert_int_equal(src[2], 0);
+	assert_int_equal(src[3], uhmm_migrate_pfn(dpfn[0]) | M_MIGRATE);
+	assert_int_equal(src[4], 0);
+	assert_int_equal(testdev_pte(e.mm, addr).kind, UHMM_PTE_MIGRATION);
+	assert_device_entry(e.mm, addr + P, dpfn[1], true, 1, 1);
+	assert_int_equal(testdev_pte(e.mm, addr + 2 * P).kind, UHMM_PTE_MIGRATION);
+	assert_int_equal(testdev_rec_n(&rec), 2);
+	assert_int_equal(testdev_rec_count(&rec, UHMM_MMU_NOTIFY_CLEAR), 2);
+
+	memset(dst, 0, sizeof(dst));
+	assert_int_equal(testdev_fill_dst(e.dev, src, dst, L, false, NULL), 2);
+	uhmm_migrate_device_pages(e.sys, src, dst, L);
+	assert_true(src[0] & M_MIGRATE);
+	assert_true(src[3] & M_MIGRATE);
+	uhmm_migrate_device_finalize(e.sys, src, dst, L);
+	assert_int_equal(atomic_load(&e.dev->nr_page_free), 2);
+	assert_present(e.mm, addr, ~0UL, true, 1, 1);
+	assert_device_entry(e.mm, addr + P, dpfn[1], true, 1, 1);
+	assert_present(e.mm, addr + 2 * P, ~0UL, true, 1, 1);
+	assert_true(uhmm_page_locked(held));
+	assert_int_equal(uhmm_page_refcount(held), 1);
+	assert_int_equal(atomic_load(&e.dev->nr_migrate_to_ram), 0);
+	testdev_assert_pattern(e.mm, addr, N, 137);	/* page 1 through migrate_to_ram */
+	uhmm_unlock_page(held);
+	uhmm_put_page(held);
+	testdev_rec_remove(&rec);
+	env_fini(&e);
+}
+
+static void test_migrate_device_pfns_invalid(void **state)
+{
+	unsigned long src[3], addr, first;
+	struct uhmm_system_stats st;
+	struct env e;
+	int i;
+
+	env_init(&e, UHMM_MEMORY_DEVICE_PRIVATE, 4);
+	first = e.dev->pgmap.pfn_first;
+	addr = testdev_mmap(e.mm, 1, RW, MAP_PRIVATE);
+	testdev_fill(e.mm, addr, 1, 139);
+	assert_int_equal(testdev_migrate_to_device(e.dev, e.mm, addr, 1, NULL, NULL), 0);
+	assert_int_equal(uhmm_system_get_stats(e.sys, &st), 0);
+	src[0] = testdev_pte(e.mm, addr).pfn;
+	assert_int_equal(uhmm_migrate_device_pfns(NULL, src, 1), -EINVAL);
+	assert_int_equal(uhmm_migrate_device_pfns(e.sys, NULL, 1), -EINVAL);
+	assert_int_equal(uhmm_migrate_device_pfns(e.sys, src, 0), -EINVAL);
+	/* one bad pfn anywhere: nothing is taken, the list is left as it was */
+	src[1] = 1;			/* RAM */
+	src[2] = first + 1;
+	assert_int_equal(uhmm_migrate_device_pfns(e.sys, src, 3), -EINVAL);
+	src[1] = st.ram_pages + 5;	/* a hole in the pfn space */
+	assert_int_equal(uhmm_migrate_device_pfns(e.sys, src, 3), -EINVAL);
+	assert_int_equal(src[0], testdev_pte(e.mm, addr).pfn);
+	assert_int_equal(src[1], st.ram_pages + 5);
+	assert_int_equal(src[2], first + 1);
+	assert_device_entry(e.mm, addr, src[0], true, 1, 1);
+	assert_false(uhmm_page_locked(uhmm_pfn_to_page(e.sys, src[0])));
+	/* free pages only: 0, all words 0 */
+	src[0] = first + 3;
+	src[1] = first + 2;
+	assert_int_equal(uhmm_migrate_device_pfns(e.sys, src, 2), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(src[i], 0);
+	uhmm_migrate_device_pages(e.sys, src, src, 2);
+	uhmm_migrate_device_finalize(e.sys, src, src, 2);
+	testdev_assert_pattern(e.mm, addr, 1, 139);
+	env_fini(&e);
+}
+
 static void test_munmap_frees_device_pages(void **state)
 {
 	enum { N = 4 };
@@ -1734,6 +1835,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_evict_after_fork),
 	cmocka_unit_test(test_migrate_device_range_steps),
 	cmocka_unit_test(test_migrate_device_range_invalid),
+	cmocka_unit_test(test_migrate_device_pfns_steps),
+	cmocka_unit_test(test_migrate_device_pfns_invalid),
 	cmocka_unit_test(test_munmap_frees_device_pages),
 };
 
