@@ -6,6 +6,7 @@
  * address; entries below it keep their outputs.
  */
 #include "internal.h"
+#include "mm/pagewalk.h"
 #include "lib/trace.h"
 
 #define NEED_FAULT 1u
@@ -55,27 +56,82 @@ static int hmm_vma_fault(struct hmm_walk *w, struct uhmm_mm *mm, struct uhmm_vma
 	return HMM_REWALK;
 }
 
-/* One leaf table's worth of [addr, end) inside @vma. */
-static int walk_ptes(struct hmm_walk *w, struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr,
-		     unsigned long end)
+/* The request flags of @npages entries, OR-ed: the fault a range needs (hmm_range_need_fault). */
+static unsigned range_need_fault(const struct hmm_walk *w, const unsigned long *pfns, unsigned long npages,
+				 unsigned long cpu_flags)
 {
-	struct uhmm_range *range = w->range;
-	unsigned long *pfns = range->hmm_pfns + ((addr - range->start) >> PAGE_SHIFT);
-	struct pt_leaf *leaf = pt_walk(mm, addr, false);
-	unsigned long wflag;
+	unsigned required = 0;
+	unsigned long i;
 
-	if (!leaf) {
-		unsigned long a;
+	if (!w->may_fault)
+		return 0;
+	for (i = 0; i < npages && required != (NEED_FAULT | NEED_WRITE_FAULT); i++)
+		required |= need_fault(w, pfns[i], cpu_flags);
+	return required;
+}
 
-		for (a = addr; a < end; a += PAGE_SIZE, pfns++) {
-			unsigned required = need_fault(w, *pfns, 0);
+static void pfns_fill(unsigned long *pfns, unsigned long npages, unsigned long v)
+{
+	while (npages--)
+		*pfns++ = v;
+}
 
-			if (required)
-				return hmm_vma_fault(w, mm, vma, a, end, required);
-			*pfns = 0;
-		}
+static unsigned long *range_pfns(struct uhmm_range *range, unsigned long addr)
+{
+	return range->hmm_pfns + ((addr - range->start) >> PAGE_SHIFT);
+}
+
+/* No page table under [addr, end) (or no VMA at all). */
+static int hmm_vma_walk_hole(unsigned long addr, unsigned long end, int depth, struct mm_walk *walk)
+{
+	struct hmm_walk *w = walk->private;
+	unsigned long *pfns = range_pfns(w->range, addr), npages = (end - addr) >> PAGE_SHIFT;
+	unsigned required = range_need_fault(w, pfns, npages, 0);
+
+	(void)depth;
+	if (!walk->vma) {
+		if (required)
+			return -EFAULT;
+		pfns_fill(pfns, npages, UHMM_PFN_ERROR);
 		return 0;
 	}
+	for (; required && addr < end; addr += PAGE_SIZE, pfns++) {
+		unsigned one = need_fault(w, *pfns, 0);
+
+		if (one)
+			return hmm_vma_fault(w, walk->mm, walk->vma, addr, end, one);
+		*pfns = 0;
+	}
+	pfns_fill(pfns, (end - addr) >> PAGE_SHIFT, 0);
+	return 0;
+}
+
+/* A VMA without read permission: an error if anything in it must be faulted, else ERROR entries. */
+static int hmm_vma_walk_test(unsigned long start, unsigned long end, struct mm_walk *walk)
+{
+	struct hmm_walk *w = walk->private;
+	unsigned long *pfns = range_pfns(w->range, start), npages = (end - start) >> PAGE_SHIFT;
+
+	if (walk->vma->flags & VM_READ)
+		return 0;
+	if (range_need_fault(w, pfns, npages, 0))
+		return -EFAULT;
+	pfns_fill(pfns, npages, UHMM_PFN_ERROR);
+	return 1;
+}
+
+/* One leaf table's worth of [addr, end): entries read without the PTL (hmm_vma_walk_pmd). */
+static int hmm_vma_walk_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+{
+	struct hmm_walk *w = walk->private;
+	struct uhmm_range *range = w->range;
+	struct uhmm_mm *mm = walk->mm;
+	struct uhmm_vma *vma = walk->vma;
+	unsigned long *pfns = range_pfns(range, addr);
+	struct pt_leaf *leaf = pmd_pgtable(pmdp_get(pmd));
+	unsigned long wflag;
+
+	walk->action = ACTION_CONTINUE;
 	for (; addr < end; addr += PAGE_SIZE, pfns++) {
 		pte_t pte = pte_get(leaf, addr);
 		unsigned long out, cpu;
@@ -142,51 +198,11 @@ static int walk_ptes(struct hmm_walk *w, struct uhmm_mm *mm, struct uhmm_vma *vm
 	return 0;
 }
 
-static int hmm_walk_range(struct hmm_walk *w, struct uhmm_mm *mm)
-{
-	struct uhmm_range *range = w->range;
-	unsigned long addr = w->last;
-
-	while (addr < range->end) {
-		struct uhmm_vma *vma = find_vma(mm, addr);
-		unsigned long vend, a;
-		int r;
-
-		if (!vma || vma->start > addr) {
-			/* no VMA: an error unless nothing is requested */
-			unsigned long hole_end = vma ? UHMM_MIN(vma->start, range->end) : range->end;
-
-			for (a = addr; a < hole_end; a += PAGE_SIZE) {
-				unsigned long *pfn = &range->hmm_pfns[(a - range->start) >> PAGE_SHIFT];
-
-				if (need_fault(w, *pfn, 0))
-					return -EFAULT;
-				*pfn = UHMM_PFN_ERROR;
-			}
-			addr = hole_end;
-			continue;
-		}
-		vend = UHMM_MIN(vma->end, range->end);
-		if (!(vma->flags & VM_READ)) {
-			for (a = addr; a < vend; a += PAGE_SIZE)
-				if (need_fault(w, range->hmm_pfns[(a - range->start) >> PAGE_SHIFT], 0))
-					return -EFAULT;
-			for (a = addr; a < vend; a += PAGE_SIZE)
-				range->hmm_pfns[(a - range->start) >> PAGE_SHIFT] = UHMM_PFN_ERROR;
-			addr = vend;
-			continue;
-		}
-		while (addr < vend) {
-			unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), vend);
-
-			r = walk_ptes(w, mm, vma, addr, next);
-			if (r)
-				return r;
-			addr = next;
-		}
-	}
-	return 0;
-}
+static const struct mm_walk_ops hmm_walk_ops = {
+	.pmd_entry = hmm_vma_walk_pmd,
+	.pte_hole = hmm_vma_walk_hole,
+	.test_walk = hmm_vma_walk_test,
+};
 
 int uhmm_range_fault(struct uhmm_range *range)
 {
@@ -211,7 +227,7 @@ int uhmm_range_fault(struct uhmm_range *range)
 			r = -EBUSY;
 			break;
 		}
-		r = hmm_walk_range(&w, mm);
+		r = walk_page_range(mm, w.last, range->end, &hmm_walk_ops, &w);
 	} while (r == HMM_REWALK);
 	TRACE_END("hmm", "hmm_range_fault", mm, r);
 	return r;
