@@ -81,7 +81,11 @@ static unsigned long *range_pfns(struct uhmm_range *range, unsigned long addr)
 	return range->hmm_pfns + ((addr - range->start) >> PAGE_SHIFT);
 }
 
-/* No page table under [addr, end) (or no VMA at all). */
+/*
+ * No page table under [addr, end) (or no VMA at all). Inside a VMA a
+ * required fault faults the whole hole from its start, as Linux's
+ * hmm_vma_walk_hole: pages before the one that asked come back valid too.
+ */
 static int hmm_vma_walk_hole(unsigned long addr, unsigned long end, int depth, struct mm_walk *walk)
 {
 	struct hmm_walk *w = walk->private;
@@ -95,14 +99,9 @@ static int hmm_vma_walk_hole(unsigned long addr, unsigned long end, int depth, s
 		pfns_fill(pfns, npages, UHMM_PFN_ERROR);
 		return 0;
 	}
-	for (; required && addr < end; addr += PAGE_SIZE, pfns++) {
-		unsigned one = need_fault(w, *pfns, 0);
-
-		if (one)
-			return hmm_vma_fault(w, walk->mm, walk->vma, addr, end, one);
-		*pfns = 0;
-	}
-	pfns_fill(pfns, (end - addr) >> PAGE_SHIFT, 0);
+	if (required)
+		return hmm_vma_fault(w, walk->mm, walk->vma, addr, end, required);
+	pfns_fill(pfns, npages, 0);
 	return 0;
 }
 

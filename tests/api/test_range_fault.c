@@ -377,6 +377,52 @@ static void test_fault_none(void **state)
 	env_fini(&e);
 }
 
+/*
+ * A fault requested for one page of a range with no page table yet faults
+ * the whole hole from its start, as Linux's hmm_vma_walk_hole: the pages
+ * before the requested one come back valid (the zero page) too. Where the
+ * table exists, a fault starts at the requesting entry: earlier empty
+ * entries stay 0 and later ones come back valid.
+ */
+static void test_fault_hole_from_its_start(void **state)
+{
+	enum { N = 8, ASK = 5 };
+	unsigned long pfns[MAXP], addr, zpfn, i;
+	struct env e;
+	char c = 7;
+
+	env_init(&e, UHMM_MEMORY_DEVICE_PRIVATE);
+	zpfn = zero_pfn(&e);
+	/* far from every other mapping: no page table covers it */
+	assert_int_equal(uhmm_mmap(e.mm, 1UL << 36, N * P, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, &addr), 0);
+	watch(&e, addr, N * P);
+	fill_in(pfns, N, 0);
+	pfns[ASK] = RF;
+	assert_int_equal(fault_loop(&e, addr, N, pfns, 0, RF | RWR, NULL, NULL), 0);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(pfns[i], zpfn | V);
+		assert_int_equal(testdev_pte(e.mm, addr + i * P).kind, UHMM_PTE_ZERO);
+	}
+	env_fini(&e);
+
+	env_init(&e, UHMM_MEMORY_DEVICE_PRIVATE);
+	zpfn = zero_pfn(&e);
+	addr = testdev_mmap(e.mm, N, RW, MAP_PRIVATE);
+	watch(&e, addr, N * P);
+	assert_int_equal(uhmm_cpu_write(e.mm, addr, &c, 1), 0);	/* the table now exists */
+	fill_in(pfns, N, 0);
+	pfns[ASK] = RF;
+	assert_int_equal(fault_loop(&e, addr, N, pfns, 0, RF | RWR, NULL, NULL), 0);
+	assert_int_equal(pfns[0], pte_pfn(e.mm, addr) | V | W);
+	for (i = 1; i < ASK; i++) {
+		assert_int_equal(pfns[i], 0);
+		assert_int_equal(testdev_pte(e.mm, addr + i * P).kind, UHMM_PTE_NONE);
+	}
+	for (i = ASK; i < N; i++)
+		assert_int_equal(pfns[i], zpfn | V);
+	env_fini(&e);
+}
+
 static void test_write_fault_readonly(void **state)
 {
 	unsigned long pfns[MAXP], addr, b, pfn0, zpfn;
@@ -610,6 +656,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_device_private_fault_failure),
 	cmocka_unit_test(test_coherent_like_system),
 	cmocka_unit_test(test_fault_none),
+	cmocka_unit_test(test_fault_hole_from_its_start),
 	cmocka_unit_test(test_write_fault_readonly),
 	cmocka_unit_test(test_fault_no_vma),
 	cmocka_unit_test(test_pfn_flags_mask),
