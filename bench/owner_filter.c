@@ -21,7 +21,6 @@
  * rounds alternating the two modes; the counters must be identical in
  * every round.
  */
-#include <malloc.h>
 #include <uhmm/dmirror.h>
 
 #include "bench_util.h"
@@ -142,26 +141,14 @@ int main(int argc, char **argv)
 
 	bench_parse_args(argc, argv, &o, "owner_filter", NULL);
 	n = o.quick ? 2048 : 16384;
-	/*
-	 * dmirror's READ / WRITE / MIGRATE_TO_DEV malloc a bounce buffer of the
-	 * whole command (64 MiB here) and free it on return. glibc serves that
-	 * with a fresh mmap every time, so each command would first-touch
-	 * 16384 host pages (~0.6 s on this machine, varying with its load) and
-	 * drown what this benchmark measures. Keep freed memory in the heap
-	 * instead: after the untimed warm-up commands the bounce buffer is
-	 * reused, already faulted in. (Reported as a dmirror issue.)
-	 */
-	if (!mallopt(M_MMAP_MAX, 0) || !mallopt(M_TRIM_THRESHOLD, 1 << 30))
-		bench_die("mallopt failed");
 	/* per mode: N data pages + N device backing pages; plus slack */
 	so.ram_bytes = (4 * n + 4096) * BENCH_PAGE;
 	BENCH_CHECK(uhmm_system_create(&so, &sys));
 	bench_prefault_ram(sys);
 	buf = bench_alloc_touched(n * BENCH_PAGE);
 	bench_header(&o, "device A: READ, MIGRATE_TO_DEV of the whole range, READ; owner filter vs none");
-	printf("  N=%lu pages, f of them on A's memory beforehand (spread evenly), device TLB flush %lu ns;\n"
-	       "  malloc keeps freed memory (M_MMAP_MAX 0): dmirror's per-command bounce buffers stay faulted in\n",
-	       n, TLB_FLUSH_NS);
+	printf("  N=%lu pages, f of them on A's memory beforehand (spread evenly), device TLB flush %lu ns\n", n,
+	       TLB_FLUSH_NS);
 
 	for (mi = 0; mi < 2; mi++) {
 		struct uhmm_dmirror_device_opts dopts = {

@@ -318,19 +318,22 @@ int dmirror_map_own_pages(struct uhmm_dmirror *dmirror, unsigned long start, uns
 
 /* ----------------------------------------------------- device accesses */
 
-int dmirror_do_read(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end, char *buf,
-		    unsigned long *cpages)
+int dmirror_copy_out_locked(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end, char *buf,
+			    unsigned long *missing)
 {
 	unsigned long addr;
 
+	/* All or nothing: look every page up before the first byte moves. */
+	for (addr = start; addr < end; addr += DMIRROR_PAGE_SIZE)
+		if (!dpt_lookup(&dmirror->pt, addr >> DMIRROR_PAGE_SHIFT)) {
+			*missing = addr;
+			return -ENOENT;
+		}
 	for (addr = start; addr < end; addr += DMIRROR_PAGE_SIZE) {
 		uintptr_t e = dpt_lookup(&dmirror->pt, addr >> DMIRROR_PAGE_SHIFT);
 
-		if (!e)
-			return -ENOENT;
 		memcpy(buf, dmirror_page_data(dpt_entry_page(e)), DMIRROR_PAGE_SIZE);
 		buf += DMIRROR_PAGE_SIZE;
-		(*cpages)++;
 	}
 	return 0;
 }
@@ -354,53 +357,62 @@ static int dmirror_do_write(struct uhmm_dmirror *dmirror, unsigned long start, u
 }
 
 /*
- * READ / WRITE: copy what the page table maps, under the mutex (so no
- * invalidation can complete during the copy); at the first page not mapped
- * (for WRITE: not writable), fault from there to the end and go on. A bounce
- * buffer keeps the caller's buffer untouched on error.
+ * READ: copy the range straight into the caller's buffer, under the mutex
+ * (so no invalidation can complete during the copy), but only once every
+ * page of it is mapped: the caller's buffer stays untouched on error, as
+ * Linux's bounce buffer and copy_to_user keep it, without a bounce buffer
+ * the size of the command (a fresh mmap, every page a host page fault, from
+ * 32 MiB on: issue 9). Otherwise fault from the first page not mapped to the
+ * end and look again. Each round that finds an entry missing is one fault
+ * round (cmd->faults). Gives up with -EBUSY when invalidations keep erasing
+ * entries faster than the rounds map them: DMIRROR_RANGE_FAULT_TIMEOUT_MS
+ * without the first missing page moving forward.
  */
 static int dmirror_read(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *cmd)
 {
-	unsigned long start = cmd->addr, end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE;
-	char *bounce = uhmm_malloc(cmd->npages * DMIRROR_PAGE_SIZE);
-	unsigned long cpages = 0;
+	unsigned long end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE, missing, last = 0;
+	unsigned long deadline = now_ns() + DMIRROR_RANGE_FAULT_TIMEOUT_MS * 1000000UL;
 	int r;
 
-	if (!bounce)
-		return -ENOMEM;
 	for (;;) {
 		lock(&dmirror->mutex);
-		r = dmirror_do_read(dmirror, start, end, bounce + (start - cmd->addr), &cpages);
+		r = dmirror_copy_out_locked(dmirror, cmd->addr, end, cmd->ptr, &missing);
 		unlock(&dmirror->mutex);
 		if (r != -ENOENT)
 			break;
-		start = cmd->addr + (cpages << DMIRROR_PAGE_SHIFT);
-		r = dmirror_fault(dmirror, start, end, false);
+		if (missing > last) {
+			last = missing;
+			deadline = now_ns() + DMIRROR_RANGE_FAULT_TIMEOUT_MS * 1000000UL;
+		} else if (now_ns() > deadline) {
+			r = -EBUSY;
+			break;
+		}
+		r = dmirror_fault(dmirror, missing, end, false);
 		if (r)
 			break;
 		cmd->faults++;
 	}
-	if (!r) {
-		memcpy(cmd->ptr, bounce, cmd->npages * DMIRROR_PAGE_SIZE);
-		cmd->cpages = cpages;
-	}
-	free(bounce);
+	if (!r)
+		cmd->cpages = cmd->npages;
 	return r;
 }
 
+/*
+ * WRITE: copy the caller's buffer straight into the pages the page table
+ * maps writable, under the mutex; at the first page not mapped so, fault
+ * from there to the end and go on. The caller's buffer is only read, so no
+ * bounce buffer: on error the device has written a prefix, as in Linux.
+ */
 static int dmirror_write(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr, end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE;
-	char *bounce = uhmm_malloc(cmd->npages * DMIRROR_PAGE_SIZE);
+	const char *src = cmd->ptr;
 	unsigned long cpages = 0;
 	int r;
 
-	if (!bounce)
-		return -ENOMEM;
-	memcpy(bounce, cmd->ptr, cmd->npages * DMIRROR_PAGE_SIZE);
 	for (;;) {
 		lock(&dmirror->mutex);
-		r = dmirror_do_write(dmirror, start, end, bounce + (start - cmd->addr), &cpages);
+		r = dmirror_do_write(dmirror, start, end, src + (start - cmd->addr), &cpages);
 		unlock(&dmirror->mutex);
 		if (r != -ENOENT)
 			break;
@@ -412,7 +424,6 @@ static int dmirror_write(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *
 	}
 	if (!r)
 		cmd->cpages = cpages;
-	free(bounce);
 	return r;
 }
 
@@ -530,26 +541,55 @@ out:
 	return r;
 }
 
+/* Take the file's snapshot buffer, at least @size bytes: NULL on -ENOMEM. */
+static struct dmirror_snapbuf *dmirror_snapbuf_get(struct uhmm_dmirror *dmirror, unsigned long size)
+{
+	struct dmirror_snapbuf *b = atomic_exchange(&dmirror->snapbuf, NULL);
+
+	if (b && b->size >= size)
+		return b;
+	free(b);
+	b = uhmm_malloc(sizeof(*b) + size);
+	if (b)
+		b->size = size;
+	return b;
+}
+
+/* Give it back; of two buffers (a concurrent SNAPSHOT's), keep the larger. */
+static void dmirror_snapbuf_put(struct uhmm_dmirror *dmirror, struct dmirror_snapbuf *b)
+{
+	struct dmirror_snapbuf *old = atomic_exchange(&dmirror->snapbuf, b);
+
+	if (old && old->size > b->size)
+		old = atomic_exchange(&dmirror->snapbuf, old);	/* frees what that displaces */
+	free(old);
+}
+
+/*
+ * SNAPSHOT: chunk by chunk into the file's staging buffer, copied to the
+ * caller's buffer only when every chunk succeeded (a chunk is a separate
+ * hmm_range_fault and may fail with -EBUSY after earlier ones succeeded).
+ */
 static int dmirror_snapshot(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr, end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE;
-	unsigned char *perm = uhmm_malloc(cmd->npages);
+	struct dmirror_snapbuf *b = dmirror_snapbuf_get(dmirror, cmd->npages);
 	unsigned long addr, next;
 	int r = 0;
 
-	if (!perm)
+	if (!b)
 		return -ENOMEM;
 	for (addr = start; addr < end; addr = next) {
 		next = DMIRROR_MIN(end, addr + DMIRROR_RANGE_PAGES * DMIRROR_PAGE_SIZE);
-		r = dmirror_range_snapshot(dmirror, addr, next, perm + ((addr - start) >> DMIRROR_PAGE_SHIFT));
+		r = dmirror_range_snapshot(dmirror, addr, next, b->data + ((addr - start) >> DMIRROR_PAGE_SHIFT));
 		if (r)
 			break;
 	}
 	if (!r) {
-		memcpy(cmd->ptr, perm, cmd->npages);
+		memcpy(cmd->ptr, b->data, cmd->npages);
 		cmd->cpages = cmd->npages;
 	}
-	free(perm);
+	dmirror_snapbuf_put(dmirror, b);
 	return r;
 }
 
@@ -565,8 +605,7 @@ static int dmirror_snapshot(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cm
 static int dmirror_exclusive(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr, end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE;
-	unsigned long addr, cpages = 0;
-	char *bounce;
+	unsigned long addr, missing;
 	int r = 0;
 
 	uhmm_mmap_read_lock(dmirror->mm);
@@ -597,17 +636,12 @@ static int dmirror_exclusive(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_c
 	if (r)
 		return r;
 
-	bounce = uhmm_malloc(cmd->npages * DMIRROR_PAGE_SIZE);
-	if (!bounce)
-		return -ENOMEM;
+	/* all or nothing, straight into the caller's buffer */
 	lock(&dmirror->mutex);
-	r = dmirror_do_read(dmirror, start, end, bounce, &cpages);
+	r = dmirror_copy_out_locked(dmirror, start, end, cmd->ptr, &missing);
 	unlock(&dmirror->mutex);
-	if (!r) {
-		memcpy(cmd->ptr, bounce, cmd->npages * DMIRROR_PAGE_SIZE);
-		cmd->cpages = cpages;
-	}
-	free(bounce);
+	if (!r)
+		cmd->cpages = cmd->npages;
 	return r;
 }
 
@@ -764,6 +798,7 @@ void uhmm_dmirror_close(struct uhmm_dmirror *dmirror)
 	 * reference to an exited mm's structure: no touching dmirror->mm after. */
 	uhmm_mmu_interval_notifier_remove(&dmirror->notifier);
 	dpt_destroy(&dmirror->pt);
+	free(atomic_load(&dmirror->snapbuf));
 	pthread_mutex_destroy(&dmirror->mutex);
 	free(dmirror);
 }

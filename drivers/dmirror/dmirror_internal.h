@@ -167,6 +167,11 @@ struct uhmm_dmirror_device {
 };
 
 /* ------------------------------------------------------------ open files */
+struct dmirror_snapbuf {
+	unsigned long size;		/* bytes in data[] */
+	unsigned char data[];
+};
+
 struct uhmm_dmirror {
 	/* Whole address space; its callback is dmirror_interval_invalidate. */
 	struct uhmm_mmu_interval_notifier notifier;
@@ -202,6 +207,14 @@ struct uhmm_dmirror {
 	 */
 	atomic_ulong zap_seq;
 	atomic_ulong flags;		/* UHMM_DMIRROR_FLAG_* */
+	/*
+	 * SNAPSHOT's staging buffer (one byte per page), kept between commands
+	 * and grown as needed so the steady state allocates nothing. A command
+	 * takes it with an atomic exchange (a concurrent SNAPSHOT of the file
+	 * then finds NULL and allocates its own) and puts it back the same way,
+	 * freeing whichever buffer is smaller. Freed by close.
+	 */
+	_Atomic(struct dmirror_snapbuf *) snapbuf;
 
 	struct uhmm_dmirror *next, *prev;	/* dev->files, under files_lock */
 
@@ -233,10 +246,10 @@ int dmirror_migrate_to_system(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 int dmirror_devmem_fault(struct uhmm_vm_fault *vmf);
 
 /* dmirror.c */
-/* Copy [start, end) out of pt into buf (under mutex). -ENOENT at the first
- * page without an entry; *cpages counts the pages copied. */
-int dmirror_do_read(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end, char *buf,
-		    unsigned long *cpages);
+/* Copy [start, end) out of pt into buf, all or nothing (mutex held): 0, or
+ * -ENOENT with *missing = the first page without an entry and buf untouched. */
+int dmirror_copy_out_locked(struct uhmm_dmirror *dmirror, unsigned long start, unsigned long end, char *buf,
+			    unsigned long *missing);
 /* Map into the page table, without faulting anything, the pages of [start,
  * end) that are in this device's memory (private or coherent). 0, -EBUSY,
  * -ENOMEM. Do not hold the mutex or the mmap lock. */

@@ -236,9 +236,8 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 {
 	unsigned long start = cmd->addr, end = cmd->addr + cmd->npages * DMIRROR_PAGE_SIZE;
 	unsigned long src[DMIRROR_RANGE_PAGES], dst[DMIRROR_RANGE_PAGES];
-	unsigned long addr, next, cpages = 0;
+	unsigned long addr, next, missing;
 	struct uhmm_mm *mm = dmirror->mm;
-	char *bounce;
 	int r = 0;
 
 	/* The mmap lock (read) is held from setup to finalize, as migrate_vma requires. */
@@ -289,15 +288,14 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 		return r;
 
 	/*
-	 * Read the range back from the device page table, without faulting:
-	 * a page that did not end up mapped (not anonymous, on another device,
-	 * device memory full) makes it -ENOENT.
+	 * Read the range back from the device page table, without faulting,
+	 * straight into the caller's buffer and all or nothing (no bounce
+	 * buffer: issue 9): a page that did not end up mapped (not anonymous,
+	 * on another device, device memory full) makes it -ENOENT, and the
+	 * buffer is left untouched.
 	 */
-	bounce = uhmm_malloc(cmd->npages * DMIRROR_PAGE_SIZE);
-	if (!bounce)
-		return -ENOMEM;
 	lock(&dmirror->mutex);
-	r = dmirror_do_read(dmirror, start, end, bounce, &cpages);
+	r = dmirror_copy_out_locked(dmirror, start, end, cmd->ptr, &missing);
 	unlock(&dmirror->mutex);
 	if (r == -ENOENT && !dmirror->dev->invalidate_own_migrations) {
 		/*
@@ -312,17 +310,13 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 		 */
 		r = dmirror_map_own_pages(dmirror, start, end);
 		if (!r) {
-			cpages = 0;
 			lock(&dmirror->mutex);
-			r = dmirror_do_read(dmirror, start, end, bounce, &cpages);
+			r = dmirror_copy_out_locked(dmirror, start, end, cmd->ptr, &missing);
 			unlock(&dmirror->mutex);
 		}
 	}
-	if (!r) {
-		memcpy(cmd->ptr, bounce, cmd->npages * DMIRROR_PAGE_SIZE);
-		cmd->cpages = cpages;
-	}
-	free(bounce);
+	if (!r)
+		cmd->cpages = cmd->npages;
 	return r;
 }
 

@@ -263,6 +263,77 @@ static void test_anon_read(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * Issue 9: once a range is mapped, READ, WRITE, SNAPSHOT (after its first
+ * use) and MIGRATE_TO_DEV of pages already on the device allocate nothing.
+ * They used to malloc a bounce buffer the size of the command, which glibc
+ * serves from 32 MiB on with a fresh mmap whose every page is a host fault.
+ * Allocations are counted through the failure-injection hook, armed with an
+ * N it never reaches.
+ */
+static void test_steady_state_no_alloc(void **state)
+{
+	struct fx f;
+	unsigned long addr;
+	unsigned char snap[NPAGES];
+	int *b;
+
+	fx_init(&f, 1, 0);
+	addr = map(&f, NPAGES, RW, PRIV);
+	cpu_fill(f.mm, addr, NPAGES, 7);
+	b = ibuf(NPAGES);
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_MIGRATE_TO_DEV, addr, b, NPAGES, NULL), 0);
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_SNAPSHOT, addr, snap, NPAGES, NULL), 0);
+
+	uhmm_fail_nth(ULONG_MAX, 0);
+	memset(b, 0, NPAGES * PS);
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_READ, addr, b, NPAGES, NULL), 0);
+	assert_int_equal(uhmm_fail_count(), 0);
+	icheck(b, NPAGES, 7, 1);
+	ifill(b, NPAGES, 9, 1);
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_WRITE, addr, b, NPAGES, NULL), 0);
+	assert_int_equal(uhmm_fail_count(), 0);
+	memset(b, 0, NPAGES * PS);
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_MIGRATE_TO_DEV, addr, b, NPAGES, NULL), 0);
+	assert_int_equal(uhmm_fail_count(), 0);
+	icheck(b, NPAGES, 9, 1);
+	memset(snap, 0, sizeof(snap));
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_SNAPSHOT, addr, snap, NPAGES, NULL), 0);
+	assert_int_equal(uhmm_fail_count(), 0);
+	assert_int_equal(snap[NPAGES - 1], UHMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | UHMM_DMIRROR_PROT_WRITE);
+	uhmm_fail_nth(0, 0);
+	free(b);
+	fx_fini(&f);
+}
+
+/* A READ that fails part way (a hole after mapped pages) leaves the caller's buffer untouched. */
+static void test_read_fails_untouched(void **state)
+{
+	struct fx f;
+	unsigned long addr, i;
+	unsigned char *b;
+
+	fx_init(&f, 1, 0);
+	addr = map(&f, 8, RW, PRIV);
+	cpu_fill(f.mm, addr, 8, 1);
+	assert_int_equal(uhmm_munmap(f.mm, addr + 6 * PS, 2 * PS), 0);
+	b = malloc(8 * PS);
+	assert_non_null(b);
+	/* pages 0-5 mapped in the device first, so the copy could start before the hole is found */
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_READ, addr, b, 6, NULL), 0);
+	memset(b, 0xee, 8 * PS);
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_READ, addr, b, 8, NULL), -EFAULT);
+	for (i = 0; i < 8 * PS; i++)
+		if (b[i] != 0xee)
+			fail_msg("byte %lu written by a failed READ", i);
+	assert_int_equal(dmcmd(f.dm[0], UHMM_DMIRROR_MIGRATE_TO_DEV, addr, b, 8, NULL), -EINVAL);
+	for (i = 0; i < 8 * PS; i++)
+		if (b[i] != 0xee)
+			fail_msg("byte %lu written by a failed MIGRATE_TO_DEV", i);
+	free(b);
+	fx_fini(&f);
+}
+
 /* hmm-tests anon_read_prot: PROT_NONE -> -EFAULT, nothing copied either way. */
 static void test_anon_read_prot(void **state)
 {
@@ -1433,6 +1504,8 @@ static const struct CMUnitTest all_tests[] = {
 	cmocka_unit_test(test_device_create_invalid),
 	cmocka_unit_test(test_anon_read),
 	cmocka_unit_test(test_anon_read_prot),
+	cmocka_unit_test(test_steady_state_no_alloc),
+	cmocka_unit_test(test_read_fails_untouched),
 	cmocka_unit_test(test_anon_write),
 	cmocka_unit_test(test_anon_write_prot),
 	cmocka_unit_test(test_anon_write_child),

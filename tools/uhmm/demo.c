@@ -10,7 +10,6 @@
  * is on in both runs alike.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,10 +289,6 @@ static int run_rounds(struct demo *d, struct result *on, struct result *off)
 	double w[2][3][DEMO_MAX_ROUNDS];	/* [on/off][wall, migrate, fault][round] */
 	int rc;
 
-	/* Keep freed host memory in the heap: the driver's bounce buffers are
-	 * as large as the range, and fresh mmaps would fault in every round. */
-	mallopt(M_MMAP_MAX, 0);
-	mallopt(M_TRIM_THRESHOLD, -1);
 	if (so.ram_bytes < (64UL << 20))
 		so.ram_bytes = 64UL << 20;
 	d->buf = malloc(d->pages * PG);
