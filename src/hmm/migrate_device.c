@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mm/pagewalk.h"
 #include "lib/trace.h"
 
 #define MPFN_VALID UHMM_MIGRATE_PFN_VALID
@@ -104,39 +105,58 @@ static unsigned long collect_one(struct uhmm_migrate_vma *m, struct uhmm_mm *mm,
 	return mpfn;
 }
 
+/* No page table: holes migrate (the driver may populate them) only in anonymous VMAs. */
+static int migrate_vma_collect_hole(unsigned long addr, unsigned long end, int depth, struct mm_walk *walk)
+{
+	struct uhmm_migrate_vma *m = walk->private;
+	bool anon = vma_is_anonymous(walk->vma);
+	unsigned long i = (addr - m->start) >> PAGE_SHIFT, last = (end - m->start) >> PAGE_SHIFT;
+
+	(void)depth;
+	for (; i < last; i++) {
+		m->src[i] = anon ? MPFN_MIGRATE : 0;
+		m->dst[i] = 0;
+	}
+	if (anon)
+		m->cpages += last - ((addr - m->start) >> PAGE_SHIFT);
+	return 0;
+}
+
+/* One leaf table, under its PTL: each entry becomes a migration entry or stays (migrate_vma_collect_pmd). */
+static int migrate_vma_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+{
+	struct uhmm_migrate_vma *m = walk->private;
+	struct pt_leaf *leaf = pmd_pgtable(pmdp_get(pmd));
+	bool anon = vma_is_anonymous(walk->vma);
+	unsigned long i = (addr - m->start) >> PAGE_SHIFT;
+
+	walk->action = ACTION_CONTINUE;
+	ptl_lock(leaf);
+	for (; addr < end; addr += PAGE_SIZE, i++) {
+		m->src[i] = collect_one(m, walk->mm, leaf, addr, anon);
+		m->dst[i] = 0;
+		if (m->src[i] & MPFN_MIGRATE)
+			m->cpages++;
+	}
+	ptl_unlock(leaf);
+	return 0;
+}
+
+static const struct mm_walk_ops migrate_vma_walk_ops = {
+	.pmd_entry = migrate_vma_collect_pmd,
+	.pte_hole = migrate_vma_collect_hole,
+};
+
 static void migrate_vma_collect(struct uhmm_migrate_vma *m)
 {
 	struct uhmm_mm *mm = m->vma->mm;
 	struct uhmm_mmu_notifier_range range;
-	bool anon = vma_is_anonymous(m->vma);
-	unsigned long addr = m->start, i = 0;
 
 	/* The seed patch: one MIGRATE invalidation, tagged with the migrating owner. */
 	mn_range_init_owner(&range, UHMM_MMU_NOTIFY_MIGRATE, mm, m->start, m->end, m->pgmap_owner);
 	mn_invalidate_range_start(&range);
-	while (addr < m->end) {
-		unsigned long next = UHMM_MIN((addr + PMD_SIZE) & ~(PMD_SIZE - 1), m->end);
-		struct pt_leaf *leaf = pt_walk(mm, addr, false);
-
-		if (!leaf) {
-			for (; addr < next; addr += PAGE_SIZE, i++) {
-				m->src[i] = anon ? MPFN_MIGRATE : 0;
-				m->dst[i] = 0;
-				m->cpages += anon;
-			}
-			continue;
-		}
-		ptl_lock(leaf);
-		for (; addr < next; addr += PAGE_SIZE, i++) {
-			m->src[i] = collect_one(m, mm, leaf, addr, anon);
-			m->dst[i] = 0;
-			if (m->src[i] & MPFN_MIGRATE)
-				m->cpages++;
-		}
-		ptl_unlock(leaf);
-	}
-	m->npages = i;
-	m->end = m->start + i * PAGE_SIZE;
+	UHMM_WARN_ON(walk_page_range_vma(m->vma, m->start, m->end, &migrate_vma_walk_ops, m));
+	m->npages = (m->end - m->start) >> PAGE_SHIFT;
 	mn_invalidate_range_end(&range);
 }
 
