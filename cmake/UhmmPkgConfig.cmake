@@ -5,7 +5,14 @@
 # `cmake --install build --prefix /some/dir` yields a .pc file describing
 # /some/dir.  Install rules run in order: the install(CODE) below regenerates
 # the file, the install(FILES) after it copies it (honouring DESTDIR).
+#
+# Libs carries -Wl,-rpath,${libdir} (UHMM_PC_RPATH, default ON), so that a
+# program built with `pkg-config --libs uhmm` against a private prefix
+# ($HOME/.local) starts without LD_LIBRARY_PATH.  Distribution packages that
+# install into the linker's default directories configure it OFF.
 include_guard(GLOBAL)
+
+option(UHMM_PC_RPATH "uhmm.pc: add -Wl,-rpath,\${libdir} to Libs" ON)
 
 function(uhmm_install_pkgconfig template)
     set(_gen "${PROJECT_BINARY_DIR}/pkgconfig/uhmm.pc")
@@ -20,6 +27,11 @@ function(uhmm_install_pkgconfig template)
     set(PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
     set(PC_LIBDIR "${_pc_LIBDIR}")
     set(PC_INCLUDEDIR "${_pc_INCLUDEDIR}")
+    if(UHMM_PC_RPATH)
+        set(PC_RPATH " -Wl,-rpath,\${libdir}")
+    else()
+        set(PC_RPATH "")
+    endif()
     configure_file("${template}" "${_gen}" @ONLY)
     install(CODE "
         set(PROJECT_DESCRIPTION [==[${PROJECT_DESCRIPTION}]==])
@@ -27,6 +39,7 @@ function(uhmm_install_pkgconfig template)
         set(PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
         set(PC_LIBDIR [==[${_pc_LIBDIR}]==])
         set(PC_INCLUDEDIR [==[${_pc_INCLUDEDIR}]==])
+        set(PC_RPATH [==[${PC_RPATH}]==])
         configure_file([==[${template}]==] [==[${_gen}]==] @ONLY)
     ")
     install(FILES "${_gen}" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")

@@ -9,7 +9,6 @@
 #include <uhmm/migrate.h>
 #include <uhmm/hmm.h>
 #include <uhmm/trace.h>
-
-#define UHMM_VERSION_STRING "0.1.0"
+#include <uhmm/version.h>
 
 #endif
