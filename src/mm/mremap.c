@@ -6,25 +6,65 @@
  * the kernel. Left out: MREMAP_DONTUNMAP.
  */
 #include "mm/mm_internal.h"
+#include "mm/pagewalk.h"
 
 unsigned long get_unmapped_area(struct uhmm_mm *mm, unsigned long hint, unsigned long len);
 
-/* Move the entries of [old, old+len) to [new, new+len). mmap write lock held. */
-static void move_page_tables(struct uhmm_mm *mm, unsigned long old, unsigned long new, unsigned long len)
+/*
+ * A move walks the source's leaf tables and cuts each into segments that
+ * land in one destination table: [addr, seg_end) moves to
+ * [addr + delta, seg_end + delta).
+ */
+struct move_walk {
+	unsigned long delta;	/* new - old, modulo 2^64 */
+};
+
+static unsigned long move_segment_end(unsigned long addr, unsigned long end, unsigned long delta)
 {
-	struct uhmm_mmu_notifier_range range;
-	unsigned long i;
+	unsigned long daddr = addr + delta;
 
-	mn_range_init(&range, UHMM_MMU_NOTIFY_UNMAP, mm, old, old + len);
-	mn_invalidate_range_start(&range);
-	for (i = 0; i < len; i += PAGE_SIZE) {
-		struct pt_leaf *src = pt_walk(mm, old + i, false), *dst, *first;
-		pte_t pte;
+	return addr + (pmd_addr_end(daddr, daddr + (end - addr)) - daddr);
+}
 
-		if (!src || pte_none(pte_get(src, old + i)))
+static bool segment_empty(struct pt_leaf *src, unsigned long addr, unsigned long end)
+{
+	for (; addr < end; addr += PAGE_SIZE)
+		if (!pte_none(pte_get(src, addr)))
+			return false;
+	return true;
+}
+
+/* Allocate the destination tables that segments with entries will need, before anything moves. */
+static int prealloc_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+{
+	struct move_walk *mv = walk->private;
+	struct pt_leaf *src = pmd_pgtable(pmdp_get(pmd));
+
+	walk->action = ACTION_CONTINUE;
+	for (; addr < end; addr = move_segment_end(addr, end, mv->delta))
+		if (!segment_empty(src, addr, move_segment_end(addr, end, mv->delta)) &&
+		    !pt_walk(walk->mm, addr + mv->delta, true))
+			return -ENOMEM;
+	return 0;
+}
+
+static int move_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+{
+	struct move_walk *mv = walk->private;
+	struct pt_leaf *src = pmd_pgtable(pmdp_get(pmd));
+
+	walk->action = ACTION_CONTINUE;
+	while (addr < end) {
+		unsigned long seg_end = move_segment_end(addr, end, mv->delta), a;
+		struct pt_leaf *dst, *first;
+
+		/* the mmap write lock keeps empty entries empty: no fault can fill them */
+		if (segment_empty(src, addr, seg_end)) {
+			addr = seg_end;
 			continue;
-		/* the destination table was allocated by the caller before anything moved */
-		dst = pt_walk(mm, new + i, false);
+		}
+		/* allocated by prealloc_tables before anything moved */
+		dst = pt_walk(walk->mm, addr + mv->delta, false);
 		/* Two PTLs of one mm: lower table first, whichever way the move goes
 		 * (the kernel's spin_lock_nested; the mmap write lock excludes
 		 * another mover, this keeps the order one order). */
@@ -32,32 +72,46 @@ static void move_page_tables(struct uhmm_mm *mm, unsigned long old, unsigned lon
 		ptl_lock(first);
 		if (dst != src)
 			ptl_lock_nested(first == src ? dst : src);
-		pte = pte_get(src, old + i);
-		pte_set(src, old + i, 0);
-		pte_set(dst, new + i, pte);
+		for (a = addr; a < seg_end; a += PAGE_SIZE) {
+			pte_t pte = pte_get(src, a);
+
+			if (pte_none(pte))
+				continue;
+			pte_set(src, a, 0);
+			pte_set(dst, a + mv->delta, pte);
+		}
 		if (dst != src)
-			ptl_unlock(dst);
-		ptl_unlock(src);
+			ptl_unlock(first == src ? dst : src);
+		ptl_unlock(first);
+		addr = seg_end;
 	}
+	return 0;
+}
+
+static const struct mm_walk_ops prealloc_walk_ops = { .pmd_entry = prealloc_pmd_entry };
+static const struct mm_walk_ops move_walk_ops = { .pmd_entry = move_pmd_entry };
+
+/* Move the entries of [old, old+len) to [new, new+len). mmap write lock held. */
+static void move_page_tables(struct uhmm_mm *mm, unsigned long old, unsigned long new, unsigned long len)
+{
+	struct move_walk mv = { new - old };
+	struct uhmm_mmu_notifier_range range;
+
+	mn_range_init(&range, UHMM_MMU_NOTIFY_UNMAP, mm, old, old + len);
+	mn_invalidate_range_start(&range);
+	if (len)
+		UHMM_WARN_ON(walk_page_range_novma(mm, old, old + len, &move_walk_ops, &mv));
 	mn_invalidate_range_end(&range);
 }
 
 /* Allocate every leaf table of [addr, addr+len) that a move would need. */
 static int prealloc_tables(struct uhmm_mm *mm, unsigned long old, unsigned long addr, unsigned long len)
 {
-	unsigned long i;
+	struct move_walk mv = { addr - old };
 
-	for (i = 0; i < len; i += PAGE_SIZE) {
-		struct pt_leaf *src = pt_walk(mm, old + i, false);
-
-		if (!src) {
-			i = ((old + i + PMD_SIZE) & ~(PMD_SIZE - 1)) - old - PAGE_SIZE;
-			continue;
-		}
-		if (!pte_none(pte_get(src, old + i)) && !pt_walk(mm, addr + i, true))
-			return -ENOMEM;
-	}
-	return 0;
+	if (!len)
+		return 0;
+	return walk_page_range_novma(mm, old, old + len, &prealloc_walk_ops, &mv);
 }
 
 static int move_vma(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long old, unsigned long old_len,
