@@ -67,8 +67,8 @@ int do_device_exclusive_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned
 	mn_invalidate_range_start(&range);
 	ptl_lock(leaf);
 	if (pte_get(leaf, addr) == pte) {
-		pte_t npte = mk_pte(p->pfn, (pte & SWP_SOFT_DIRTY ? PTE_SOFT_DIRTY : 0) |
-					   (pte_swp_type(pte) == SWP_DEVICE_EXCLUSIVE_WRITE ? PTE_WRITE | PTE_DIRTY : 0));
+		pte_t flags = is_writable_device_exclusive_entry(pte) ? PTE_WRITE | PTE_DIRTY : 0;
+		pte_t npte = pte_soft_dirty_from_swp(mk_pte(p->pfn, flags), pte);
 
 		/* the entry's page reference becomes the PTE's; only the rmap comes back */
 		page_add_rmap(p);
@@ -126,7 +126,7 @@ int uhmm_make_device_exclusive(struct uhmm_mm *mm, unsigned long addr, void *own
 		mn_invalidate_range_start(&range);
 		ptl_lock(leaf);
 		if (pte_get(leaf, addr) == pte) {
-			pte_t e = mk_swp_pte(SWP_DEVICE_EXCLUSIVE_WRITE, p->pfn, pte & PTE_SOFT_DIRTY ? SWP_SOFT_DIRTY : 0);
+			pte_t e = pte_swp_soft_dirty_from_pte(make_writable_device_exclusive_entry(p->pfn), pte);
 
 			if (pte & PTE_DIRTY)
 				page_set_flag(p, PG_DIRTY);

@@ -32,23 +32,21 @@ static struct uhmm_page *mpfn_page(struct uhmm_system *sys, unsigned long mpfn)
 /* Migration entry for a PTE being unmapped, carrying its permission and bits. */
 static pte_t make_migration_entry(struct uhmm_page *p, pte_t pte, bool writable)
 {
-	enum swp_type t;
-	pte_t bits = 0;
+	pte_t entry;
 
 	if (writable)
-		t = SWP_MIGRATION_WRITE;
+		entry = make_writable_migration_entry(p->pfn);
 	else if (page_test_flag(p, PG_ANON_EXCLUSIVE))
-		t = SWP_MIGRATION_READ_EXCLUSIVE;
+		entry = make_readable_exclusive_migration_entry(p->pfn);
 	else
-		t = SWP_MIGRATION_READ;
-	if (pte_present(pte)) {
-		bits |= pte & PTE_YOUNG ? SWP_YOUNG : 0;
-		bits |= pte & PTE_DIRTY ? SWP_DIRTY : 0;
-		bits |= pte & PTE_SOFT_DIRTY ? SWP_SOFT_DIRTY : 0;
-	} else {
-		bits |= pte & SWP_SOFT_DIRTY;
-	}
-	return mk_swp_pte(t, p->pfn, bits);
+		entry = make_readable_migration_entry(p->pfn);
+	if (!pte_present(pte))
+		return pte_swp_soft_dirty(pte) ? pte_swp_mksoft_dirty(entry) : entry;
+	if (pte & PTE_YOUNG)
+		entry = pte_swp_mkyoung(entry);
+	if (pte & PTE_DIRTY)
+		entry = pte_swp_mkdirty(entry);
+	return pte_swp_soft_dirty_from_pte(entry, pte);
 }
 
 /* ----------------------------------------------------------------- collect */
@@ -215,14 +213,17 @@ static void restore_entry_locked(struct pt_leaf *leaf, unsigned long addr, struc
 	 * family, whose mmap lock a walk started elsewhere does not hold
 	 * (found by ThreadSanitizer in tests/stress/torture.c).
 	 */
-	w = pte_swp_type(pte) == SWP_MIGRATION_WRITE;
+	w = is_writable_migration_entry(pte);
 	if (page_is_device_private(new)) {
-		npte = mk_swp_pte(w ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, new->pfn, pte & SWP_SOFT_DIRTY);
+		npte = w ? make_writable_device_private_entry(new->pfn) : make_readable_device_private_entry(new->pfn);
+		if (pte_swp_soft_dirty(pte))
+			npte = pte_swp_mksoft_dirty(npte);
 	} else {
-		npte = mk_pte(new->pfn, (pte & SWP_YOUNG ? PTE_YOUNG : 0) | (pte & SWP_DIRTY ? PTE_DIRTY : 0) |
-					(pte & SWP_SOFT_DIRTY ? PTE_SOFT_DIRTY : 0) | (w ? PTE_WRITE : 0));
+		npte = mk_pte(new->pfn, (pte_swp_young(pte) ? PTE_YOUNG : 0) | (pte_swp_dirty(pte) ? PTE_DIRTY : 0) |
+					(w ? PTE_WRITE : 0));
+		npte = pte_soft_dirty_from_swp(npte, pte);
 	}
-	if (pte_swp_type(pte) != SWP_MIGRATION_READ && !page_test_flag(new, PG_ANON_EXCLUSIVE))
+	if ((w || is_readable_exclusive_migration_entry(pte)) && !page_test_flag(new, PG_ANON_EXCLUSIVE))
 		page_set_flag(new, PG_ANON_EXCLUSIVE);
 	if (!a->give_ref)
 		page_get(new);
@@ -367,7 +368,8 @@ static bool migrate_vma_insert_page(struct uhmm_migrate_vma *m, unsigned long ad
 	page->index = vma_page_index(vma, addr);
 	page_set_flag(page, PG_ANON | PG_ANON_EXCLUSIVE);
 	if (page_is_device_private(page))
-		npte = mk_swp_pte(vw ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, page->pfn, SWP_SOFT_DIRTY);
+		npte = pte_swp_mksoft_dirty(vw ? make_writable_device_private_entry(page->pfn)
+						  : make_readable_device_private_entry(page->pfn));
 	else
 		npte = mk_pte(page->pfn, PTE_YOUNG | PTE_SOFT_DIRTY | (vw ? PTE_WRITE | PTE_DIRTY : 0));
 	ptl_lock(leaf);

@@ -208,9 +208,9 @@ int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_in
 			     : is_device_exclusive_entry(pte) ? UHMM_PTE_DEVICE_EXCLUSIVE
 							      : UHMM_PTE_MIGRATION;
 		info->write = is_writable_swp_entry(pte);
-		info->soft_dirty = pte & SWP_SOFT_DIRTY;
-		info->young = pte & SWP_YOUNG;
-		info->dirty = pte & SWP_DIRTY;
+		info->soft_dirty = pte_swp_soft_dirty(pte);
+		info->young = pte_swp_young(pte);
+		info->dirty = pte_swp_dirty(pte);
 	}
 	return 0;
 }
