@@ -39,14 +39,23 @@ void help_bench(void)
 	       "                   written too, to FILE.csv unless --csv says where)\n"
 	       "  --trace FILE     trace the in-process hook measurement as Chrome trace-event JSON\n"
 	       "                   (the bench programs are separate processes and are not traced)\n"
-	       "  --dir DIR        where the bench_* programs are (default: ../../bench from this\n"
-	       "                   program, or $UHMM_BENCH_DIR)\n");
+	       "  --dir DIR        where the bench_* programs are (default: $UHMM_BENCH_DIR, else\n"
+	       "                   ../../bench from this program (build tree), else\n"
+	       "                   " UHMM_BENCH_INSTALL_RELDIR " (installed))\n");
 }
 
-/* <dir of /proc/self/exe>/../../bench, canonicalised; NULL if not there. */
+/* Where an installed uhmm finds the programs, relative to its bin/ directory
+ * (CMake passes ../libexec/uhmm, or whatever LIBEXECDIR is). */
+#ifndef UHMM_BENCH_INSTALL_RELDIR
+#define UHMM_BENCH_INSTALL_RELDIR "../libexec/uhmm"
+#endif
+
+/* $UHMM_BENCH_DIR, else <dir of /proc/self/exe>/../../bench (the build tree),
+ * else <dir of /proc/self/exe>/UHMM_BENCH_INSTALL_RELDIR (an install),
+ * canonicalised; NULL if none is there. */
 static char *default_dir(void)
 {
-	char exe[PATH_MAX], path[PATH_MAX + 32], *slash, *real;
+	char exe[PATH_MAX], path[PATH_MAX + 64], *slash, *real;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *env = getenv("UHMM_BENCH_DIR");
 
@@ -61,6 +70,10 @@ static char *default_dir(void)
 	*slash = 0;
 	snprintf(path, sizeof(path), "%s/../../bench", exe);
 	real = realpath(path, NULL);
+	if (!real) {
+		snprintf(path, sizeof(path), "%s/%s", exe, UHMM_BENCH_INSTALL_RELDIR);
+		real = realpath(path, NULL);
+	}
 	return real;
 }
 
@@ -181,7 +194,7 @@ int cmd_bench(int argc, char **argv)
 	dir = dir_opt ? realpath(dir_opt, NULL) : default_dir();
 	if (!dir && !(nwant == 1 && !strcmp(want[0], "trace")))	/* 'trace' runs in this process */
 		return cli_fail("no benchmark directory (%s); build the bench/ programs or pass --dir",
-				dir_opt ? dir_opt : "../../bench next to this program");
+				dir_opt ? dir_opt : "../../bench or " UHMM_BENCH_INSTALL_RELDIR " next to this program");
 	n = dir ? list_benches(dir, names, MAX_BENCHES) : 0;
 	if (n < 0) {
 		rc = cli_fail("cannot read %s: %s", dir, strerror(errno));
