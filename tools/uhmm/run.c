@@ -110,7 +110,9 @@ int cmd_run(int argc, char **argv)
 		for (char *p = src; *p; p++)
 			line += *p == '\n';
 		free(src);
-		return cli_usage("%s, line %d: NUL byte in the script", path, line);
+		fflush(stdout);
+		fprintf(stderr, "%s:%d: error: NUL byte in the script\n", path, line);
+		return CLI_USAGE;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {

@@ -21,7 +21,7 @@ int script_usage(const struct script *s, int line, const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "%s: %s, line %d: ", cli_prog, s->file, line);
+	fprintf(stderr, "%s:%d: error: ", s->file, line);	/* FILE:LINE: as compilers: editors jump there */
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -34,7 +34,7 @@ int script_failed(const struct script *s, const struct stmt *st, const char *fmt
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "%s: %s, line %d: %s: ", cli_prog, s->file, st->line, st->text);
+	fprintf(stderr, "%s:%d: error: %s: ", s->file, st->line, st->text);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

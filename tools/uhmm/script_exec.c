@@ -726,8 +726,8 @@ static int unchecked(struct script *s)
 	char d[96];
 
 	fflush(stdout);
-	fprintf(stderr, "%s: %s, line %d: %s: %s failed: %s (not checked: add 'expect error %s' after it)\n",
-		cli_prog, s->file, bad->line, bad->text, s->last_call, errno_describe(s->last_err, d, sizeof(d)),
+	fprintf(stderr, "%s:%d: error: %s: %s failed: %s (not checked: add 'expect error %s' after it)\n",
+		s->file, bad->line, bad->text, s->last_call, errno_describe(s->last_err, d, sizeof(d)),
 		e ? e : "ERRNO");
 	return CLI_FAIL;
 }
