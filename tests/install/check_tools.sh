@@ -1,6 +1,7 @@
 #!/bin/sh
 # install.tools: install the build tree into a temporary prefix and use the
-# installed CLI the way a user would, from the install tree only: `uhmm bench
+# installed CLI the way a user would, from the install tree only (and check
+# that the API man pages were installed): `uhmm bench
 # --quick` finds the benchmark programs in <prefix>/libexec/uhmm and they
 # start (their rpath finds the library), and `uhmm run` runs every example
 # script installed under <prefix>/share/doc/uhmm/examples.
@@ -32,6 +33,16 @@ if [ "$nbench" -eq 0 ] || [ "$nex" -eq 0 ]; then
     exit 1
 fi
 echo "installed: $nbench bench programs, $nex example scripts"
+# The API man pages, when this build generated them (Python 3 present).
+if [ -d "$build_dir/man/man3" ]; then
+    built=$(find "$build_dir/man/man3" -name '*.3' | wc -l)
+    inst=$(find "$prefix/share/man/man3" -name '*.3' 2>/dev/null | wc -l)
+    if [ "$built" -eq 0 ] || [ "$inst" -ne "$built" ]; then
+        echo "check_tools: $built man3 pages built, $inst installed" >&2
+        exit 1
+    fi
+    echo "installed: $inst man3 pages"
+fi
 
 cd "$tmp"
 if ! env -u UHMM_BENCH_DIR -u LD_LIBRARY_PATH "$uhmm" bench --quick "$@" >"$tmp/bench.out" 2>&1; then
