@@ -75,7 +75,11 @@ enum {
 	PG_ZONE_DEVICE = 1u << 4,
 	PG_ZERO = 1u << 5,
 	PG_ANON_EXCLUSIVE = 1u << 6,
+	PG_HEAD = 1u << 7,	/* first frame of a 2 MiB block from page_alloc_huge */
 };
+
+#define HPAGE_ORDER 9
+#define HPAGE_NR (1UL << HPAGE_ORDER)	/* frames in a 2 MiB block */
 
 struct uhmm_mapping;
 
@@ -123,7 +127,20 @@ struct uhmm_system {
 	unsigned char *ram;		/* nr_ram * PAGE_SIZE, one reservation, touched lazily */
 	struct uhmm_page *pages;	/* nr_ram structs */
 	struct uhmm_page *zero_page;
-	atomic_ulong bump;		/* frames never handed out start here */
+	/*
+	 * Never-used frames: [bump, floor) with bump in the low 32 bits and
+	 * floor in the high 32. 4 KiB allocations take them from the bottom
+	 * (bump up), 2 MiB blocks from the top (floor down by HPAGE_NR, kept
+	 * 512-aligned), both by compare-and-swap of this one word, so the two
+	 * ends never cross. See mm/huge_alloc.c.
+	 */
+	atomic_ulong frontier;
+	/* huge_lock protects huge_free (freed 2 MiB blocks, linked through the
+	 * head's free_next) and nr_huge_free. A leaf lock: nothing is taken under
+	 * it but a free-list shard lock (splitting a block for the 4 KiB path). */
+	pthread_mutex_t huge_lock;
+	struct uhmm_page *huge_free;
+	unsigned long nr_huge_free;
 	struct uhmm_free_shard shards[NR_FREE_SHARDS];
 	struct uhmm_page_waitq waitq[PAGE_WAIT_BUCKETS];
 	/* Device frames. dev_lock protects dev_next_section, pgmaps and section
@@ -161,6 +178,21 @@ static inline bool page_test_flag(const struct uhmm_page *p, unsigned f)
 
 struct uhmm_page *pfn_to_page(struct uhmm_system *sys, unsigned long pfn);
 struct uhmm_page *page_alloc(struct uhmm_system *sys);	/* refcount 1, not zeroed */
+/*
+ * A 2 MiB block: HPAGE_NR physically contiguous frames, the first one's pfn a
+ * multiple of HPAGE_NR. Returns the head (refcount 1, PG_HEAD; the other
+ * frames are initialised with refcount 0) or NULL when no block is free or
+ * the failure hook says so; the caller then falls back to 4 KiB pages, as
+ * Linux's THP fault does. Not zeroed. The head's last put frees the block.
+ */
+struct uhmm_page *page_alloc_huge(struct uhmm_system *sys);
+void page_free_huge(struct uhmm_page *head);	/* refcount already 0 */
+/* A free 2 MiB block broken into HPAGE_NR 4 KiB frames for the 4 KiB path: how many went to @pages. */
+unsigned long huge_split_for_small(struct uhmm_system *sys, unsigned long nr, struct uhmm_page **pages,
+				   struct uhmm_free_shard *rest);
+unsigned long frontier_bump(unsigned long f);
+unsigned long frontier_floor(unsigned long f);
+unsigned long frontier_make(unsigned long bump, unsigned long floor);
 void page_get(struct uhmm_page *p);
 bool page_get_unless_zero(struct uhmm_page *p);
 void page_put(struct uhmm_page *p);

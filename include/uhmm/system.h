@@ -60,6 +60,12 @@ UHMM_API int uhmm_system_get_stats(struct uhmm_system *sys, struct uhmm_system_s
  */
 UHMM_API void uhmm_fail_nth(unsigned long nth, int persistent);
 UHMM_API unsigned long uhmm_fail_count(void);
+/*
+ * uhmm_fail_huge_alloc - while @fail is non-zero, every allocation of a 2 MiB
+ * block (order 9) fails, and only those: 4 KiB allocations go on. Exercises
+ * the fallbacks Linux takes when no huge page is free. Process-wide.
+ */
+UHMM_API void uhmm_fail_huge_alloc(int fail);
 
 #ifdef __cplusplus
 }

@@ -39,7 +39,7 @@ int uhmm_system_create(const struct uhmm_system_opts *opts, struct uhmm_system *
 {
 	size_t ram = opts && opts->ram_bytes ? opts->ram_bytes : DEFAULT_RAM;
 	struct uhmm_system *sys;
-	unsigned long i;
+	unsigned long i, floor;
 
 	if (!out)
 		return -EINVAL;
@@ -74,11 +74,19 @@ int uhmm_system_create(const struct uhmm_system_opts *opts, struct uhmm_system *
 		CHECK_PTHREAD(pthread_cond_init(&sys->waitq[i].cond, NULL));
 	}
 	CHECK_PTHREAD(pthread_mutex_init(&sys->dev_lock, NULL));
+	CHECK_PTHREAD(pthread_mutex_init(&sys->huge_lock, NULL));
 	/* pfn 0 is the shared zero page: never freed, never written. */
 	sys->zero_page = &sys->pages[0];
 	atomic_store(&sys->zero_page->refcount, 1);
 	atomic_store(&sys->zero_page->flags, PG_ZERO);
-	atomic_store(&sys->bump, 1);
+	/* 2 MiB blocks are carved below a 512-aligned floor; the frames above it go to the 4 KiB free list */
+	floor = UHMM_MAX(sys->nr_ram & ~(HPAGE_NR - 1), 1UL);
+	atomic_store(&sys->frontier, frontier_make(1, floor));
+	for (i = sys->nr_ram; i-- > floor;) {
+		sys->pages[i].free_next = sys->shards[0].head;
+		sys->shards[0].head = &sys->pages[i];
+		sys->shards[0].count++;
+	}
 	atomic_store(&sys->shards[0].nr_used, 1);	/* the zero page */
 	*out = sys;
 	return 0;
@@ -111,6 +119,7 @@ void uhmm_system_destroy(struct uhmm_system *sys)
 		pthread_cond_destroy(&sys->waitq[i].cond);
 	}
 	pthread_mutex_destroy(&sys->dev_lock);
+	pthread_mutex_destroy(&sys->huge_lock);
 	free(sys->sections);
 	munmap(sys->pages, sys->nr_ram * sizeof(struct uhmm_page));
 	munmap(sys->ram, sys->nr_ram * PAGE_SIZE);
@@ -176,17 +185,26 @@ unsigned long page_alloc_bulk(struct uhmm_system *sys, unsigned long nr, struct 
 		}
 	n = shard_pop_many(&sys->shards[me], pages, want);
 	if (n < want) {
-		unsigned long pfn = atomic_load_explicit(&sys->bump, memory_order_relaxed), take;
+		/* never-used frames below the 2 MiB blocks' floor (huge_alloc.c) */
+		unsigned long f = atomic_load_explicit(&sys->frontier, memory_order_relaxed), pfn, take;
 
 		do {
-			take = pfn < sys->nr_ram ? UHMM_MIN(want - n, sys->nr_ram - pfn) : 0;
-		} while (take && !atomic_compare_exchange_weak_explicit(&sys->bump, &pfn, pfn + take,
+			pfn = frontier_bump(f);
+			take = UHMM_MIN(want - n, frontier_floor(f) - pfn);
+		} while (take && !atomic_compare_exchange_weak_explicit(&sys->frontier, &f, f + take,
 									memory_order_relaxed, memory_order_relaxed));
 		for (i = 0; i < take; i++)
 			pages[n++] = &sys->pages[pfn + i];
 	}
 	for (k = 1; n < want && k < NR_FREE_SHARDS; k++)
 		n += shard_pop_many(&sys->shards[(me + k) % NR_FREE_SHARDS], pages + n, want - n);
+	while (n < want) {
+		unsigned long got = huge_split_for_small(sys, want - n, pages + n, &sys->shards[me]);
+
+		if (!got)
+			break;
+		n += got;
+	}
 	for (i = 0; i < n; i++)
 		page_init_allocated(pages[i]);
 	if (n)
@@ -249,7 +267,9 @@ void page_put_batched(struct uhmm_page *p, struct page_free_batch *b)
 {
 	if (!page_ref_dec_is_last(p))
 		return;
-	if (page_is_device(p))
+	if (unlikely(atomic_load_explicit(&p->flags, memory_order_relaxed) & PG_HEAD))
+		page_free_huge(p);
+	else if (page_is_device(p))
 		page_free_device_batched(p, b);
 	else
 		page_batch_add_ram(p, b);
@@ -296,7 +316,9 @@ void page_put(struct uhmm_page *p)
 {
 	if (!page_ref_dec_is_last(p))
 		return;
-	if (page_is_device(p))
+	if (unlikely(atomic_load_explicit(&p->flags, memory_order_relaxed) & PG_HEAD))
+		page_free_huge(p);
+	else if (page_is_device(p))
 		page_free_device(p);
 	else
 		page_free_ram(p);
