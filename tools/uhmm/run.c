@@ -18,7 +18,7 @@ void help_run(void)
 	       "input. The whole script is checked before anything runs. The language is described in\n"
 	       "uhmm(1); examples/*.uhmm are the kernel's hmm-tests cases written in it.\n"
 	       "\n"
-	       "  -v, --verbose   print each statement before running it\n"
+	       "  -v, --verbose   print each statement before running it, and its result\n"
 	       "  --trace FILE    write a Chrome trace-event JSON file (Perfetto, chrome://tracing)\n"
 	       "\n"
 	       "Exit status: 0 every check held; 1 a check failed or a call failed unchecked;\n"

@@ -16,16 +16,59 @@
 #include "cli.h"
 #include "script.h"
 
+/* Longer words of a message (a 5000-character token echoed back) are cut to
+ * their first SHORT_HEAD characters, "...", and the count left out. */
+#define SHORT_MAX 48
+#define SHORT_HEAD 32
+
+static void put_shortened(FILE *f, const char *msg)
+{
+	const char *p = msg;
+
+	while (*p) {
+		size_t word = strcspn(p, " \t\n");
+
+		if (word > SHORT_MAX) {
+			fprintf(f, "%.*s...(%zu more)", SHORT_HEAD, p, word - SHORT_HEAD);
+			p += word;
+		} else {
+			size_t blanks;
+
+			fwrite(p, 1, word, f);
+			p += word;
+			blanks = strspn(p, " \t\n");
+			fwrite(p, 1, blanks, f);
+			p += blanks;
+		}
+	}
+}
+
+/* "FILE:LINE: error: " + the message, as compilers print it, so that editors'
+ * quickfix lists jump to the line. */
+static void vdiag(const char *file, int line, const char *text, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+
+	fflush(stdout);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	fprintf(stderr, "%s:%d: error: ", file, line);
+	if (text) {
+		put_shortened(stderr, text);
+		fputs(": ", stderr);
+	}
+	put_shortened(stderr, msg ? msg : "(out of memory formatting the message)");
+	fputc('\n', stderr);
+	free(msg);
+}
+
 int script_usage(const struct script *s, int line, const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s:%d: error: ", s->file, line);	/* FILE:LINE: as compilers: editors jump there */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vdiag(s->file, line, NULL, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CLI_USAGE;
 }
 
@@ -33,13 +76,58 @@ int script_failed(const struct script *s, const struct stmt *st, const char *fmt
 {
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s:%d: error: %s: ", s->file, st->line, st->text);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vdiag(s->file, st->line, st->text, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CLI_FAIL;
+}
+
+/* Edit distance of two short words: insertions, deletions, substitutions and
+ * transpositions of neighbours ("opne" is one edit from "open"). */
+static int distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int d[SCRIPT_NAME_MAX + 1][SCRIPT_NAME_MAX + 1];
+
+	if (la > SCRIPT_NAME_MAX || lb > SCRIPT_NAME_MAX)
+		return SCRIPT_NAME_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* The candidate closest to @word when it is a plausible typo (at most 2
+ * edits, and fewer than half the word), else NULL. */
+static const char *closest(const char *word, const char *const *cand, size_t n)
+{
+	const char *best = NULL;
+	int bd = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		int d = distance(word, cand[i]);
+
+		if (d < bd && 2 * d < (int)strlen(word)) {
+			bd = d;
+			best = cand[i];
+		}
+	}
+	return best;
 }
 
 static const char *kind_name(enum sym_kind k)
@@ -103,7 +191,17 @@ static int ref(struct script *s, const struct stmt *st, const char *name, unsign
 	int i = sym_find(s, name);
 
 	if (i < 0) {
-		script_usage(s, st->line, "unknown name '%s'", name);
+		const char *names[SCRIPT_MAX_SYMS], *near;
+		int n = 0;
+
+		for (int k = 0; k < s->nsyms; k++)
+			if (mask & (1u << s->syms[k].kind))
+				names[n++] = s->syms[k].name;
+		near = closest(name, names, (size_t)n);
+		if (near)
+			script_usage(s, st->line, "unknown name '%s'; did you mean '%s'?", name, near);
+		else
+			script_usage(s, st->line, "unknown name '%s'", name);
 		return -1;
 	}
 	if (!(mask & (1u << s->syms[i].kind))) {
@@ -768,6 +866,31 @@ static const struct spec *find_spec(const struct stmt *st)
 	return NULL;
 }
 
+/* "unknown command" or "unknown check", with the nearest command if any. */
+static int unknown_command(struct script *s, const struct stmt *st)
+{
+	const char *names[sizeof(specs) / sizeof(specs[0])], *near;
+	char two[64];
+	size_t n = 0;
+	bool expect = !strcmp(st->tok[0], "expect");
+
+	if (expect)
+		snprintf(two, sizeof(two), "expect %s", st->ntok > 1 ? st->tok[1] : "");
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		bool is_expect = !strncmp(specs[i].name, "expect ", 7);
+
+		if (is_expect == expect)
+			names[n++] = expect ? specs[i].name + 7 : specs[i].name;
+	}
+	near = closest(expect ? (st->ntok > 1 ? st->tok[1] : "") : st->tok[0], names, n);
+	if (expect)
+		return near ? script_usage(s, st->line, "unknown check '%s'; did you mean 'expect %s'?", two, near)
+			    : script_usage(s, st->line, "unknown check 'expect%s%s' (see uhmm(1), Checks)",
+					   st->ntok > 1 ? " " : "", st->ntok > 1 ? st->tok[1] : "");
+	return near ? script_usage(s, st->line, "unknown command '%s'; did you mean '%s'?", st->tok[0], near)
+		    : script_usage(s, st->line, "unknown command '%s'", st->tok[0]);
+}
+
 /* Split @line (modified in place) into st->tok; NUL bytes were rejected. */
 static int tokenize(struct script *s, struct stmt *st, char *line)
 {
@@ -782,10 +905,13 @@ static int tokenize(struct script *s, struct stmt *st, char *line)
 	return 0;
 }
 
+/* Errors reported in one pass before giving up, as compilers do. */
+#define SCRIPT_MAX_ERRORS 20
+
 int script_parse(struct script *s, const char *file, char *source)
 {
 	char *p = source, *nl;
-	int line = 0, cap = 0;
+	int line = 0, cap = 0, errors = 0;
 
 	s->file = file;
 	s->source = source;
@@ -838,23 +964,28 @@ int script_parse(struct script *s, const char *file, char *source)
 		st->tok[SCRIPT_MAX_TOKENS - 1] = NULL;
 		/* tok[] points into copy, freed through tok[0] (the first token
 		 * starts at copy[0]: leading blanks were trimmed). */
+		/* A bad line is reported and skipped: every malformed line of the
+		 * script is reported in one pass (up to SCRIPT_MAX_ERRORS). */
 		if (tokenize(s, st, copy)) {
 			free(copy);
 			st->ntok = 0;
+			errors++;
+		} else if (!(sp = find_spec(st))) {
+			unknown_command(s, st);
+			errors++;
+		} else {
+			st->run = sp->run;
+			st->is_expect = !strncmp(sp->name, "expect", 6);
+			if (sp->parse(s, st))
+				errors++;
+		}
+		if (errors >= SCRIPT_MAX_ERRORS) {
+			fprintf(stderr, "%s:%d: error: too many errors (%d); stopping here\n", s->file, line, errors);
 			return CLI_USAGE;
 		}
-		sp = find_spec(st);
-		if (!sp) {
-			if (!strcmp(st->tok[0], "expect"))
-				return script_usage(s, line, "unknown check 'expect%s%s' (see uhmm(1), Checks)",
-						    st->ntok > 1 ? " " : "", st->ntok > 1 ? st->tok[1] : "");
-			return script_usage(s, line, "unknown command '%s'", st->tok[0]);
-		}
-		st->run = sp->run;
-		st->is_expect = !strncmp(sp->name, "expect", 6);
-		if (sp->parse(s, st))
-			return CLI_USAGE;
 	}
+	if (errors)
+		return CLI_USAGE;
 	if (s->nstmts == 0)
 		return script_usage(s, line ? line : 1, "the script has no statements");
 	return CLI_OK;

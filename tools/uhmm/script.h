@@ -106,6 +106,7 @@ struct script {
 	int last_err;			/* result of the last call (0 or -errno) */
 	const char *last_call;		/* its name, for messages */
 	int pending_line;		/* a failed call not yet checked by expect, or 0 */
+	unsigned long ncalls;		/* calls recorded so far (-v prints each result) */
 	int last_file;			/* symbol of the last dmirror request, -1 none */
 	struct uhmm_dmirror_cmd last_cmd;
 	unsigned long checks;

@@ -21,6 +21,7 @@ static int record(struct script *s, const struct stmt *st, const char *call, int
 {
 	s->last_err = r;
 	s->last_call = call;
+	s->ncalls++;
 	s->pending_line = r ? (int)(st - s->stmts) + 1 : 0;
 	return CLI_OK;
 }
@@ -754,6 +755,21 @@ static void teardown(struct script *s)
 	s->sys = NULL;
 }
 
+/* -v: what the statement did: the call's result, or that the check held. */
+static void verbose_result(const struct script *s, const struct stmt *st, unsigned long calls_before)
+{
+	char d[96];
+
+	if (s->ncalls != calls_before) {
+		printf("      -> %s: %s", s->last_call, s->last_err ? errno_describe(s->last_err, d, sizeof(d)) : "0");
+		if (!s->last_err && s->last_file >= 0 && !strncmp(s->last_call, "uhmm_dmirror_ioctl", 18))
+			printf(" (cpages %lu, faults %lu)", s->last_cmd.cpages, s->last_cmd.faults);
+		putchar('\n');
+	} else if (st->is_expect) {
+		printf("      -> holds\n");
+	}
+}
+
 int script_run(struct script *s)
 {
 	int rc = CLI_OK;
@@ -765,11 +781,15 @@ int script_run(struct script *s)
 			rc = unchecked(s);
 			break;
 		}
+		unsigned long calls = s->ncalls;
+
 		if (s->verbose)
 			printf("%4d  %s\n", st->line, st->text);
 		trace_json_begin(st->text);
 		rc = st->run(s, st);
 		trace_json_end(st->text);
+		if (s->verbose && rc == CLI_OK)
+			verbose_result(s, st, calls);
 	}
 	if (rc == CLI_OK && s->pending_line)
 		rc = unchecked(s);
