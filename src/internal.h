@@ -487,5 +487,8 @@ int do_device_private_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned l
 			    pte_t pte, unsigned int fault_flags);
 int do_device_exclusive_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, struct pt_leaf *leaf,
 			      pte_t pte);
+/* Exclusive entry back to a present PTE: page locked, PTL held (src/hmm/device_fault.c). */
+pte_t restore_exclusive_pte(struct uhmm_vma *vma, struct uhmm_page *page, unsigned long addr,
+			    struct pt_leaf *leaf, pte_t entry);
 
 #endif

@@ -49,6 +49,33 @@ int do_device_private_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned l
 	return 0;
 }
 
+/*
+ * Turn the device-exclusive entry @entry at @addr back into a present PTE
+ * (restore_exclusive_pte of mm/memory.c, as kernels since the ~6.15 rework
+ * have it; the CPU fault and fork both come here). @page is locked, the PTL
+ * held, the caller has invalidated the device. The PTE is old and keeps the
+ * entry's soft-dirty bit. Its permission comes from the VMA, not from the
+ * entry: writable iff the VMA is and the page may be written without a fault
+ * (can_change_pte_writable: the anonymous page is exclusively ours, and
+ * soft-dirty tracking does not want the first write to fault), dirty then iff
+ * the page is. The entry's page reference becomes the PTE's; the rmap, which
+ * the entry dropped, comes back.
+ */
+pte_t restore_exclusive_pte(struct uhmm_vma *vma, struct uhmm_page *page, unsigned long addr,
+			    struct pt_leaf *leaf, pte_t entry)
+{
+	pte_t pte = pte_soft_dirty_from_swp(mk_pte(page->pfn, 0), entry);
+
+	if ((vma->flags & VM_WRITE) && page_test_flag(page, PG_ANON_EXCLUSIVE) && pte_swp_soft_dirty(entry)) {
+		pte |= PTE_WRITE;
+		if (page_test_flag(page, PG_DIRTY))
+			pte |= PTE_DIRTY;
+	}
+	page_add_rmap(page);
+	pte_set(leaf, addr, pte);
+	return pte;
+}
+
 /* PTL held on entry, released here. Restore the CPU PTE of an exclusive entry. */
 int do_device_exclusive_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, struct pt_leaf *leaf,
 			      pte_t pte)
@@ -56,7 +83,6 @@ int do_device_exclusive_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned
 	struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
 	struct uhmm_mmu_notifier_range range;
 
-	(void)vma;
 	if (!page_get_unless_zero(p)) {
 		ptl_unlock(leaf);
 		return 0;
@@ -66,14 +92,8 @@ int do_device_exclusive_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned
 	mn_range_init(&range, UHMM_MMU_NOTIFY_CLEAR, mm, addr, addr + PAGE_SIZE);
 	mn_invalidate_range_start(&range);
 	ptl_lock(leaf);
-	if (pte_get(leaf, addr) == pte) {
-		pte_t flags = is_writable_device_exclusive_entry(pte) ? PTE_WRITE | PTE_DIRTY : 0;
-		pte_t npte = pte_soft_dirty_from_swp(mk_pte(p->pfn, flags), pte);
-
-		/* the entry's page reference becomes the PTE's; only the rmap comes back */
-		page_add_rmap(p);
-		pte_set(leaf, addr, npte);
-	}
+	if (pte_get(leaf, addr) == pte)
+		restore_exclusive_pte(vma, p, addr, leaf, pte);
 	ptl_unlock(leaf);
 	mn_invalidate_range_end(&range);
 	page_unlock(p);

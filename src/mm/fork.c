@@ -5,32 +5,24 @@
  * a PROTECTION_PAGE invalidation while their PTEs are write-protected.
  * Device-private entries become read-only in both processes; migration
  * entries are copied (read-only); device-exclusive entries are restored to
- * the parent's PTE first and then copied as ordinary pages.
+ * the parent's PTE first (restore_exclusive_pte, as the CPU fault does) and
+ * then copied as ordinary pages.
  */
 #include <string.h>
 
 #include "mm/mm_internal.h"
 #include "mm/pagewalk.h"
 
-/* Restore an exclusive entry to a present PTE (page locked by caller). */
-static pte_t restore_exclusive_locked(struct uhmm_mm *mm, struct pt_leaf *leaf, unsigned long addr, pte_t pte)
-{
-	struct uhmm_page *p = pfn_to_page(mm->sys, pte_pfn(pte));
-	pte_t flags = is_writable_device_exclusive_entry(pte) ? PTE_WRITE | PTE_DIRTY : 0;
-	pte_t npte = pte_soft_dirty_from_swp(mk_pte(p->pfn, flags), pte);
-
-	page_add_rmap(p);
-	pte_set(leaf, addr, npte);
-	return npte;
-}
-
 /*
- * Copy one entry. Returns 0 or -ENOMEM (fork fails as in the kernel when an
- * exclusive page's lock cannot be taken, or memory runs out).
+ * Copy one entry. Returns 0 or -ENOMEM: memory ran out, or an exclusive
+ * page's lock could not be taken without sleeping (copy_nonpresent_pte's
+ * -EBUSY, which copy_pmd_range turns into -ENOMEM: fork itself fails, in
+ * 6.1 and still in current kernels).
  */
-static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
+static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_vma *src_vma,
 			struct pt_leaf *sl, struct pt_leaf *dl, unsigned long addr, bool cow)
 {
+	struct uhmm_mm *src_mm = src_vma->mm;
 	pte_t pte = pte_get(sl, addr);
 	struct uhmm_page *p;
 
@@ -67,7 +59,8 @@ static int copy_one_pte(struct uhmm_mm *dst_mm, struct uhmm_mm *src_mm,
 		case SWP_DEVICE_EXCLUSIVE_WRITE:
 			if (!page_trylock(p))
 				return -ENOMEM;
-			pte = restore_exclusive_locked(src_mm, sl, addr, pte);
+			/* the PROTECTION_PAGE invalidation around the copy covers the device */
+			pte = restore_exclusive_pte(src_vma, p, addr, sl, pte);
 			page_unlock(p);
 			break;	/* now an ordinary present PTE: copy below */
 		default:
@@ -123,7 +116,7 @@ static int copy_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, str
 	ptl_lock(sl);
 	ptl_lock_nested(dl);	/* a new mm nobody else can see: no ordering issue */
 	for (; !r && addr < end; addr += PAGE_SIZE)
-		r = copy_one_pte(c->dst_mm, walk->mm, sl, dl, addr, c->cow);
+		r = copy_one_pte(c->dst_mm, walk->vma, sl, dl, addr, c->cow);
 	ptl_unlock(dl);
 	ptl_unlock(sl);
 	return r;

@@ -26,7 +26,11 @@ static int check_covered(struct uhmm_mm *mm, unsigned long start, unsigned long 
  * Write-protect what the new protection no longer allows. Writable special
  * entries become read-only whatever the new protection, as the kernel does:
  * it cannot cheaply tell whether they may stay writable. A writable
- * migration entry of an anonymous page stays exclusive.
+ * migration entry of an anonymous page stays exclusive. A device-exclusive
+ * entry's write bit goes too, though since the ~6.15 rework the kernel has
+ * one exclusive type and restore_exclusive_pte asks the VMA, as ours does:
+ * the bit only keeps uhmm_mm_query_pte from reporting more than the VMA
+ * allows.
  */
 static int change_pte_entry(_Atomic pte_t *ptep, unsigned long addr, unsigned long next, struct mm_walk *walk)
 {

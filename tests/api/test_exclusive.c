@@ -333,7 +333,7 @@ static void test_fork_restores_parent(void **state)
 	addr = testdev_mmap(e.mm, 2, RW, MAP_PRIVATE);
 	testdev_fill(e.mm, addr, 2, 7);
 
-	/* the page lock held (a device still working on it): fork fails, as 6.1 */
+	/* the page lock held (a device still working on it): fork fails, in 6.1 and still today */
 	assert_int_equal(make_excl(e.mm, addr, OWNER, &page), 0);
 	pfn0 = uhmm_page_to_pfn(page);
 	assert_int_equal(fork_elsewhere(e.mm, &child), -ENOMEM);
@@ -402,17 +402,21 @@ static void test_mprotect_downgrades(void **state)
 	assert_int_equal(uhmm_mprotect(e.mm, addr + P, P, RW), 0);
 	assert_false(testdev_pte(e.mm, addr + P).write);
 
-	/* a read restores a read-only PTE; a write then makes it writable in place */
+	/*
+	 * A read restores the permission the VMA gives (~6.15 and later: the
+	 * kernel has one exclusive type and asks the VMA), not the entry's:
+	 * writable, in place.
+	 */
 	testdev_assert_pattern(e.mm, addr, 1, 9);
 	pi = testdev_pte(e.mm, addr);
 	assert_int_equal(pi.kind, UHMM_PTE_PRESENT);
-	assert_false(pi.write);
+	assert_true(pi.write);
 	assert_int_equal(pi.pfn, pfn0);
 	testdev_fill(e.mm, addr, 1, 10);
 	pi = testdev_pte(e.mm, addr);
 	assert_true(pi.write);
 	assert_int_equal(pi.pfn, pfn0);
-	/* a write on the read-only exclusive entry: restore, then write */
+	/* a write on the exclusive entry: restore, then write */
 	testdev_fill(e.mm, addr + P, 1, 11);
 	pi = testdev_pte(e.mm, addr + P);
 	assert_int_equal(pi.kind, UHMM_PTE_PRESENT);
@@ -432,6 +436,58 @@ static void test_mprotect_downgrades(void **state)
 	uhmm_mm_put(e.mm);
 	e.mm = NULL;
 	testdev_destroy(dev);
+	env_fini(&e);
+}
+
+/*
+ * restore_exclusive_pte (~6.15 and later) takes the permission from the VMA
+ * and the page, not from the entry: writable iff the VMA is writable, the
+ * page anon-exclusive and no soft-dirty write fault is wanted; the CPU
+ * fault and fork restore the same way.
+ */
+static void test_restore_permission_from_vma(void **state)
+{
+	unsigned long addr, pfn0, pfn1;
+	struct uhmm_pte_info pi;
+	struct env e;
+
+	env_init(&e);
+	addr = testdev_mmap(e.mm, 2, RW, MAP_PRIVATE);
+	testdev_fill(e.mm, addr, 2, 13);
+	pfn0 = make_excl_release(e.mm, addr);
+	pfn1 = make_excl_release(e.mm, addr + P);
+
+	/* made read-only after the entry: the restored PTE is read-only */
+	assert_int_equal(uhmm_mprotect(e.mm, addr, P, PROT_READ), 0);
+	testdev_assert_pattern(e.mm, addr, 1, 13);
+	pi = testdev_pte(e.mm, addr);
+	assert_int_equal(pi.kind, UHMM_PTE_PRESENT);
+	assert_int_equal(pi.pfn, pfn0);
+	assert_false(pi.write);
+	assert_int_equal(pi.mapcount, 1);
+	/* writable again: a write reuses the page (still exclusively ours) */
+	assert_int_equal(uhmm_mprotect(e.mm, addr, P, RW), 0);
+	testdev_fill(e.mm, addr, 1, 14);
+	pi = testdev_pte(e.mm, addr);
+	assert_true(pi.write);
+	assert_int_equal(pi.pfn, pfn0);
+
+	/* soft-dirty cleared after the entry: restored read-only so the first write is seen */
+	assert_int_equal(uhmm_clear_soft_dirty(e.mm), 0);
+	assert_false(testdev_pte(e.mm, addr + P).soft_dirty);
+	testdev_assert_pattern(e.mm, addr + P, 1, 13);
+	pi = testdev_pte(e.mm, addr + P);
+	assert_int_equal(pi.kind, UHMM_PTE_PRESENT);
+	assert_int_equal(pi.pfn, pfn1);
+	assert_false(pi.write);
+	assert_false(pi.soft_dirty);
+	testdev_fill(e.mm, addr + P, 1, 15);
+	pi = testdev_pte(e.mm, addr + P);
+	assert_true(pi.write);
+	assert_true(pi.soft_dirty);
+	assert_int_equal(pi.pfn, pfn1);
+	testdev_assert_pattern(e.mm, addr, 1, 14);
+	testdev_assert_pattern(e.mm, addr + P, 1, 15);
 	env_fini(&e);
 }
 
@@ -532,6 +588,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_exclusive_errors),
 	cmocka_unit_test(test_fork_restores_parent),
 	cmocka_unit_test(test_mprotect_downgrades),
+	cmocka_unit_test(test_restore_permission_from_vma),
 	cmocka_unit_test(test_range_fault_restores),
 	cmocka_unit_test(test_exclusive_not_migrated_and_zapped),
 };
