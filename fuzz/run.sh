@@ -45,9 +45,32 @@ echo "==> fuzz for ${seconds}s (seed corpus $src/fuzz/corpus, new inputs in $bui
 # ASan's leak checker runs per input; UBSan stops at the first report.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-status=0
+# Progress: libFuzzer's own status lines ("#N pulse cov: ... exec/s: ...") go
+# to stderr as they come, at most one every PROGRESS_EVERY seconds (plus
+# INITED and DONE); everything goes to the log.
+PROGRESS_EVERY=5
+progress() {
+    local line last=-$PROGRESS_EVERY
+    while IFS= read -r line; do
+        case $line in
+            '#'*INITED* | '#'*DONE*)
+                echo "fuzz: ${SECONDS}s/${seconds}s: $line" >&2
+                last=$SECONDS ;;
+            '#'[0-9]*)
+                if [ $((SECONDS - last)) -ge $PROGRESS_EVERY ]; then
+                    echo "fuzz: ${SECONDS}s/${seconds}s: $line" >&2
+                    last=$SECONDS
+                fi ;;
+        esac
+    done
+}
+SECONDS=0
+set +e
 "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -max_len=1537 -print_final_stats=1 \
-    -artifact_prefix="$build/artifacts/" "$build/corpus" "$src/fuzz/corpus" 2>"$build/fuzz.log" || status=$?
+    -artifact_prefix="$build/artifacts/" "$build/corpus" "$src/fuzz/corpus" 2>&1 |
+    tee "$build/fuzz.log" | progress
+status=${PIPESTATUS[0]}
+set -e
 tail -n 25 "$build/fuzz.log"
 if [ $status -ne 0 ]; then
     echo "fuzz: FAILED (status $status); full log: $build/fuzz.log; inputs: $build/artifacts/" >&2

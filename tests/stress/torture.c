@@ -2113,6 +2113,38 @@ static void *watchdog_main(void *arg)
 	}
 }
 
+/* The run itself: wait --seconds, saying on stderr every PROGRESS_EVERY
+ * seconds where it is (a long `make stress` run is not silent for minutes). */
+#define PROGRESS_EVERY 5
+
+static void run_with_progress(void)
+{
+	unsigned long t0 = now_ns(), end = t0 + (unsigned long)opt.seconds * 1000000000UL;
+	unsigned long next = t0 + PROGRESS_EVERY * 1000000000UL, prev_ops = 0, prev_ns = t0;
+
+	for (;;) {
+		unsigned long now = now_ns(), ops = 0;
+		unsigned i;
+
+		if (now >= end)
+			return;
+		if (now < next) {
+			unsigned long wait = (next < end ? next : end) - now;
+
+			usleep((useconds_t)(wait / 1000 + 1));
+			continue;
+		}
+		for (i = 0; i < opt.threads; i++)
+			ops += atomic_load(&threads[i].nops);
+		fprintf(stderr, "torture: %lu/%u s, %lu operations (%.0f/s), %lu s left\n", (now - t0) / 1000000000UL,
+			opt.seconds, ops, (double)(ops - prev_ops) * 1e9 / (double)(now - prev_ns),
+			(end - now + 999999999UL) / 1000000000UL);
+		prev_ops = ops;
+		prev_ns = now;
+		next += PROGRESS_EVERY * 1000000000UL;
+	}
+}
+
 /* ---------------------------------------------------------- final checks */
 
 static void final_region(struct thread *t, int ri)
@@ -2269,7 +2301,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < opt.threads; i++)
 		if (pthread_create(&threads[i].th, NULL, thread_main, &threads[i]))
 			fail("pthread_create");
-	sleep(opt.seconds);
+	run_with_progress();
 	atomic_store(&main_progress_ns, now_ns());
 	atomic_store(&main_phase, 1);
 	atomic_store(&stop, 1);
