@@ -19,6 +19,8 @@ import sys
 
 DECL_START = re.compile(r'^(UHMM_API\s|static\s+inline\s)')
 FUNC_NAME = re.compile(r'\b(uhmm_[A-Za-z0-9_]+)\s*\(')
+# An exported object: UHMM_API extern const struct uhmm_x uhmm_x_default;
+DATA_NAME = re.compile(r'^extern\b.*\b(uhmm_[A-Za-z0-9_]+)\s*;$')
 
 
 def roff(text):
@@ -102,7 +104,7 @@ def parse(path):
                 i = j
             proto = re.sub(r'^UHMM_API\s+', '', proto)
             proto = re.sub(r'\s+', ' ', proto)
-            m = FUNC_NAME.search(proto)
+            m = FUNC_NAME.search(proto) or DATA_NAME.search(proto)
             if m:
                 if current is None:
                     current = (header, file_summary, comment or [], [])

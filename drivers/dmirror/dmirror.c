@@ -50,15 +50,6 @@ static unsigned long now_ns(void)
 	return (unsigned long)ts.tv_sec * 1000000000UL + (unsigned long)ts.tv_nsec;
 }
 
-/* The simulated device TLB flush: a busy wait, as a real flush occupies the CPU. */
-static void dmirror_tlb_flush(unsigned long ns)
-{
-	unsigned long start = now_ns();
-
-	while (now_ns() - start < ns)
-		;
-}
-
 /* ------------------------------------------------------------ callback */
 
 _Thread_local const struct uhmm_dmirror *dmirror_busy;
@@ -150,8 +141,7 @@ static bool dmirror_interval_invalidate(struct uhmm_mmu_interval_notifier *mni,
 				 (range->end - 1) >> DMIRROR_PAGE_SHIFT);
 	if (zapped) {
 		atomic_fetch_add_explicit(&dmirror->ptes_zapped, zapped, memory_order_relaxed);
-		if (dev->tlb_flush_ns)
-			dmirror_tlb_flush(dev->tlb_flush_ns);
+		dmirror_sim_flush(dev);	/* the device may cache what we erased */
 	}
 	unlock(&dmirror->mutex);
 	if (uhmm_trace_enabled())
@@ -166,8 +156,10 @@ static const struct uhmm_mmu_interval_notifier_ops dmirror_mni_ops = {
 /* --------------------------------------------------------------- faults */
 
 /* Store the result of a successful hmm_range_fault in the page table. Mutex held.
- * @own_only: nothing was faulted; map only the pages in this device's memory. */
-static int dmirror_map_range_locked(struct uhmm_dmirror *dmirror, const struct uhmm_range *range, bool own_only)
+ * @own_only: nothing was faulted; map only the pages in this device's memory.
+ * *stored counts the entries written. */
+static int dmirror_map_range_locked(struct uhmm_dmirror *dmirror, const struct uhmm_range *range, bool own_only,
+				    unsigned long *stored)
 {
 	unsigned long vpn = range->start >> DMIRROR_PAGE_SHIFT;
 	unsigned long i, n = (range->end - range->start) >> DMIRROR_PAGE_SHIFT;
@@ -187,6 +179,7 @@ static int dmirror_map_range_locked(struct uhmm_dmirror *dmirror, const struct u
 			      dpt_mk_entry(page, hpfn & UHMM_PFN_WRITE ? DPT_TAG_WRITE : DPT_TAG_READ));
 		if (r)
 			return r;
+		(*stored)++;
 	}
 	return 0;
 }
@@ -227,7 +220,7 @@ static int dmirror_fault_range(struct uhmm_dmirror *dmirror, unsigned long start
 			       bool own_only)
 {
 	unsigned long pfns[DMIRROR_RANGE_PAGES];
-	unsigned long deadline = now_ns() + DMIRROR_RANGE_FAULT_TIMEOUT_MS * 1000000UL;
+	unsigned long deadline = now_ns() + DMIRROR_RANGE_FAULT_TIMEOUT_MS * 1000000UL, stored = 0;
 	struct uhmm_range range;
 	int r;
 
@@ -280,8 +273,9 @@ static int dmirror_fault_range(struct uhmm_dmirror *dmirror, unsigned long start
 		}
 		break;
 	}
-	r = dmirror_map_range_locked(dmirror, &range, own_only);
+	r = dmirror_map_range_locked(dmirror, &range, own_only, &stored);
 	unlock(&dmirror->mutex);
+	dmirror_sim_ptes(dmirror->dev, stored);
 	return r;
 }
 
@@ -391,9 +385,12 @@ static int dmirror_read(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *c
 		if (r)
 			break;
 		cmd->faults++;
+		dmirror_sim_fault(dmirror->dev);
 	}
-	if (!r)
+	if (!r) {
 		cmd->cpages = cmd->npages;
+		dmirror_sim_copy(dmirror->dev, cmd->npages * DMIRROR_PAGE_SIZE);	/* device -> host */
+	}
 	return r;
 }
 
@@ -411,9 +408,12 @@ static int dmirror_write(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *
 	int r;
 
 	for (;;) {
+		unsigned long before = cpages;
+
 		lock(&dmirror->mutex);
 		r = dmirror_do_write(dmirror, start, end, src + (start - cmd->addr), &cpages);
 		unlock(&dmirror->mutex);
+		dmirror_sim_copy(dmirror->dev, (cpages - before) * DMIRROR_PAGE_SIZE);	/* host -> device */
 		if (r != -ENOENT)
 			break;
 		start = cmd->addr + (cpages << DMIRROR_PAGE_SHIFT);
@@ -421,6 +421,7 @@ static int dmirror_write(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_cmd *
 		if (r)
 			break;
 		cmd->faults++;
+		dmirror_sim_fault(dmirror->dev);
 	}
 	if (!r)
 		cmd->cpages = cpages;
@@ -624,8 +625,11 @@ static int dmirror_exclusive(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_c
 			break;
 		lock(&dmirror->mutex);
 		/* a zap (MADV_DONTNEED) since may have unmapped the page: no entry then */
-		if (atomic_load_explicit(&dmirror->zap_seq, memory_order_relaxed) == zap_seq)
+		if (atomic_load_explicit(&dmirror->zap_seq, memory_order_relaxed) == zap_seq) {
 			r = dpt_store(&dmirror->pt, addr >> DMIRROR_PAGE_SHIFT, dpt_mk_entry(page, DPT_TAG_ATOMIC));
+			if (!r)
+				dmirror_sim_ptes(dmirror->dev, 1);
+		}
 		unlock(&dmirror->mutex);
 		uhmm_unlock_page(page);
 		uhmm_put_page(page);
@@ -640,8 +644,10 @@ static int dmirror_exclusive(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_c
 	lock(&dmirror->mutex);
 	r = dmirror_copy_out_locked(dmirror, start, end, cmd->ptr, &missing);
 	unlock(&dmirror->mutex);
-	if (!r)
+	if (!r) {
 		cmd->cpages = cmd->npages;
+		dmirror_sim_copy(dmirror->dev, cmd->npages * DMIRROR_PAGE_SIZE);
+	}
 	return r;
 }
 
@@ -843,7 +849,7 @@ int uhmm_dmirror_device_create(struct uhmm_system *sys, const struct uhmm_dmirro
 	dev->sys = sys;
 	dev->type = opts && opts->type ? opts->type : UHMM_MEMORY_DEVICE_PRIVATE;
 	dev->invalidate_own_migrations = opts && opts->invalidate_own_migrations;
-	dev->tlb_flush_ns = opts ? opts->tlb_flush_ns : 0;
+	dmirror_cost_init(dev, opts);
 	dev->capacity_pages = mem;
 	dev->chunk_pages = DMIRROR_MIN(chunk, mem);
 	if (dmirror_devmem_init(dev)) {
@@ -906,5 +912,10 @@ int uhmm_dmirror_device_get_stats(struct uhmm_dmirror_device *dev, struct uhmm_d
 	st->devmem_pages_in_use = atomic_load_explicit(&dev->pages_in_use, memory_order_relaxed);
 	st->pages_evicted = atomic_load_explicit(&dev->pages_evicted, memory_order_relaxed);
 	st->alloc_failures = atomic_load_explicit(&dev->alloc_failures, memory_order_relaxed);
+	st->sim_ns_copy = atomic_load_explicit(&dev->sim_ns[DMIRROR_SIM_COPY], memory_order_relaxed);
+	st->sim_ns_fault = atomic_load_explicit(&dev->sim_ns[DMIRROR_SIM_FAULT], memory_order_relaxed);
+	st->sim_ns_flush = atomic_load_explicit(&dev->sim_ns[DMIRROR_SIM_FLUSH], memory_order_relaxed);
+	st->sim_ns_pte = atomic_load_explicit(&dev->sim_ns[DMIRROR_SIM_PTE], memory_order_relaxed);
+	st->sim_ns_total = st->sim_ns_copy + st->sim_ns_fault + st->sim_ns_flush + st->sim_ns_pte;
 	return 0;
 }

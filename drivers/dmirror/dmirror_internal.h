@@ -143,11 +143,23 @@ struct dmirror_chunk {
 	bool removed;			/* detached for eviction: freed pages stay out */
 };
 
+/* The categories of the simulated device clock (uhmm_dmirror_cost). */
+enum dmirror_sim {
+	DMIRROR_SIM_COPY,
+	DMIRROR_SIM_FAULT,
+	DMIRROR_SIM_FLUSH,
+	DMIRROR_SIM_PTE,
+	DMIRROR_SIM_NR
+};
+
 struct uhmm_dmirror_device {
 	struct uhmm_system *sys;
 	enum uhmm_memory_type type;
 	bool invalidate_own_migrations;
-	unsigned long tlb_flush_ns;
+	struct uhmm_dmirror_cost cost;	/* the model, copied at create */
+	unsigned long spin_flush_ns;	/* opts->tlb_flush_ns: busy-wait per flush (superseded) */
+	/* The simulated clock, per category (dmirror_cost.c); relaxed atomics. */
+	atomic_ullong sim_ns[DMIRROR_SIM_NR];
 	unsigned long capacity_pages;	/* memory_bytes in pages */
 	unsigned long chunk_pages;
 
@@ -227,6 +239,17 @@ struct uhmm_dmirror {
 	atomic_ulong pages_to_dev;
 	atomic_ulong pages_to_sys;
 };
+
+/* dmirror_cost.c: advance the device's simulated clock (any context, no lock). */
+void dmirror_cost_init(struct uhmm_dmirror_device *dev, const struct uhmm_dmirror_device_opts *opts);
+/* One transfer of @bytes across the link (setup + bytes / bandwidth); 0 bytes: nothing. */
+void dmirror_sim_copy(struct uhmm_dmirror_device *dev, unsigned long bytes);
+/* One device fault round. */
+void dmirror_sim_fault(struct uhmm_dmirror_device *dev);
+/* One device TLB flush. */
+void dmirror_sim_flush(struct uhmm_dmirror_device *dev);
+/* @n device page-table entries written; 0: nothing. */
+void dmirror_sim_ptes(struct uhmm_dmirror_device *dev, unsigned long n);
 
 /* dmirror_devmem.c */
 int dmirror_devmem_init(struct uhmm_dmirror_device *dev);

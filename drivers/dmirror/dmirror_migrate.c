@@ -13,9 +13,12 @@
  * tables of the pages that DO move, in every file of the device mirroring
  * the mm (they all skipped the event):
  *
- *   to device:  after migrate_vma_pages, map the new device page for every
- *               entry still flagged MIGRATE (before that, the migration may
- *               still fail and the old page would stay);
+ *   to device:  before copying, erase the entries of the pages about to
+ *               move (a device write through one would land in the old
+ *               page and be lost); after migrate_vma_pages, map the new
+ *               device page for every entry still flagged MIGRATE (before
+ *               that, the migration may still fail and the old page would
+ *               stay);
  *   to RAM:     before copying, erase the entries of the pages about to move,
  *               so the device cannot write a page whose contents are being
  *               copied away (its next access faults, hits the migration
@@ -23,8 +26,15 @@
  *
  * Both happen under the file's mutex, after bumping its migrate_seq: see
  * dmirror_fault_range() for the fault that raced with the migration.
+ *
+ * The device's simulated clock (dmirror_cost.c): an update that erased live
+ * entries of a file costs one device TLB flush, as the callback's zap does;
+ * each entry stored is one entry write; each batch's copy is one transfer.
+ * So the filter pays for exactly the pages that move, and without it the
+ * callback pays for the whole range.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +42,9 @@
 
 /* ent[] value: erase this page's entry in every file (not a valid pointer). */
 #define DMIRROR_PT_ERASE ((uintptr_t)DPT_TAG_MASK)
+
+/* One bit per page of a batch (see dmirror_migrate_unmap_moving). */
+_Static_assert(DMIRROR_RANGE_PAGES <= 64, "a batch's pages must fit a uint64_t mask");
 
 static void lock(pthread_mutex_t *m)
 {
@@ -53,19 +66,22 @@ static void unlock(pthread_mutex_t *m)
  * others (they refault and find the same device page through
  * hmm_range_fault). @self_zap_seq (may be NULL): what @self's zap_seq was
  * before the migration began; if it moved, @self's new entries are not
- * stored (see zap_seq). Takes files_lock and each file's mutex; call with no
- * dmirror mutex held.
+ * stored (see zap_seq). @self_counted: pages of @self whose entry this
+ * migration already erased and counted in ptes_migrated (the store replaces
+ * it: one entry, counted once). Takes files_lock and each file's mutex; call
+ * with no dmirror mutex held.
  */
 static void dmirror_migrate_update_pts(struct uhmm_dmirror_device *dev, struct uhmm_mm *mm,
 				       struct uhmm_dmirror *self, unsigned long start, unsigned long npages,
-				       const uintptr_t *ent, const unsigned long *self_zap_seq)
+				       const uintptr_t *ent, const unsigned long *self_zap_seq,
+				       uint64_t self_counted)
 {
 	unsigned long vpn0 = start >> DMIRROR_PAGE_SHIFT;
 	struct uhmm_dmirror *d;
 
 	lock(&dev->files_lock);
 	for (d = dev->files; d; d = d->next) {
-		unsigned long i, n = 0;
+		unsigned long i, n = 0, stored = 0, erased = 0;
 		bool zapped;
 
 		if (d->mm != mm)
@@ -85,15 +101,20 @@ static void dmirror_migrate_update_pts(struct uhmm_dmirror_device *dev, struct u
 				continue;
 			if (d == self && ent[i] != DMIRROR_PT_ERASE && !zapped) {
 				if (dpt_store(&d->pt, vpn0 + i, ent[i]) == 0) {
-					n++;
+					stored++;
+					n += !((self_counted >> i) & 1);
 					continue;
 				}
 				/* -ENOMEM: an absent entry is always safe, a stale one never */
 			}
-			n += dpt_erase(&d->pt, vpn0 + i);
+			erased += dpt_erase(&d->pt, vpn0 + i);
 		}
 		unlock(&d->mutex);
+		n += erased;
 		atomic_fetch_add_explicit(&d->ptes_migrated, n, memory_order_relaxed);
+		dmirror_sim_ptes(dev, stored);
+		if (erased)
+			dmirror_sim_flush(dev);
 	}
 	unlock(&dev->files_lock);
 }
@@ -123,52 +144,63 @@ static bool dmirror_fail_alloc_once(struct uhmm_dmirror *dmirror)
 /* ------------------------------------------------------------ to device */
 
 /*
- * Before the copy to the device: take write permission away from the device
- * entries of the pages about to move (ent[i] != 0), in every file of @dev
- * mirroring @mm. They all skipped the MIGRATE invalidation, so their entries
- * still map the old pages, and a device write through one during the copy
- * would land in the old page and be lost (found by tests/stress/torture.c;
- * tests/regress/test_dmirror_write_during_migration.c). Reads stay valid: the
- * old page lives, and nothing can write it, until finalize_and_map replaces
- * or erases these entries. The migrate_seq bump makes a racing fault that
- * read the old, writable PTE start over, as in dmirror_migrate_update_pts.
+ * Before the copy to the device: erase the device entries of the pages about
+ * to move (ent[i] != 0) in every file of @dev mirroring @mm. They all skipped
+ * the MIGRATE invalidation, so their entries still map the old pages, and a
+ * device write through one during the copy would land in the old page and be
+ * lost (found by tests/stress/torture.c;
+ * tests/regress/test_dmirror_write_during_migration.c). A device access now
+ * faults, finds the migration entry and waits for the migration to end, as
+ * in the move to RAM. This is the invalidation the filter skipped, done for
+ * exactly the pages that move. The migrate_seq bump makes a racing fault
+ * that read the old PTE start over, as in dmirror_migrate_update_pts. The
+ * entries erased count in ptes_migrated; returns those of @self, whose
+ * replacement by finalize_and_map is then not counted again.
  */
-static void dmirror_migrate_write_protect(struct uhmm_dmirror_device *dev, struct uhmm_mm *mm, unsigned long start,
-					  unsigned long npages, const uintptr_t *ent)
+static uint64_t dmirror_migrate_unmap_moving(struct uhmm_dmirror_device *dev, struct uhmm_mm *mm,
+					     struct uhmm_dmirror *self, unsigned long start, unsigned long npages,
+					     const uintptr_t *ent)
 {
 	unsigned long vpn0 = start >> DMIRROR_PAGE_SHIFT;
 	struct uhmm_dmirror *d;
+	uint64_t mask = 0;
 
 	lock(&dev->files_lock);
 	for (d = dev->files; d; d = d->next) {
-		unsigned long i;
+		unsigned long i, n = 0;
 
 		if (d->mm != mm)
 			continue;
 		atomic_fetch_add_explicit(&d->migrate_seq, 1, memory_order_seq_cst);
 		lock(&d->mutex);
 		for (i = 0; i < npages; i++) {
-			uintptr_t e;
-
-			if (!ent[i])
+			if (!ent[i] || !dpt_erase(&d->pt, vpn0 + i))
 				continue;
-			e = dpt_lookup(&d->pt, vpn0 + i);
-			if (!e || dpt_entry_tag(e) != DPT_TAG_WRITE)
-				continue;
-			if (dpt_store(&d->pt, vpn0 + i, dpt_mk_entry(dpt_entry_page(e), DPT_TAG_READ)))
-				dpt_erase(&d->pt, vpn0 + i);	/* an absent entry is always safe */
+			n++;
+			if (d == self)
+				mask |= 1ULL << i;
 		}
 		unlock(&d->mutex);
+		if (n) {
+			atomic_fetch_add_explicit(&d->ptes_migrated, n, memory_order_relaxed);
+			dmirror_sim_flush(dev);
+		}
 	}
 	unlock(&dev->files_lock);
+	return mask;
 }
 
-/* Between setup and pages: allocate device pages and copy (sources are locked and unmapped). */
-static void dmirror_migrate_alloc_and_copy(struct uhmm_dmirror *dmirror, struct uhmm_migrate_vma *args,
-					   bool vma_writable)
+/*
+ * Between setup and pages: allocate device pages and copy (sources are
+ * locked and unmapped). Returns the pages whose entry in this file was
+ * erased (see dmirror_migrate_unmap_moving).
+ */
+static uint64_t dmirror_migrate_alloc_and_copy(struct uhmm_dmirror *dmirror, struct uhmm_migrate_vma *args,
+					       bool vma_writable)
 {
 	uintptr_t ent[DMIRROR_RANGE_PAGES];
-	unsigned long i;
+	unsigned long i, copied = 0;
+	uint64_t erased = 0;
 	bool any = false;
 
 	for (i = 0; i < args->npages; i++) {
@@ -194,25 +226,31 @@ static void dmirror_migrate_alloc_and_copy(struct uhmm_dmirror *dmirror, struct 
 		ent[i] = 1;
 		any = true;
 	}
-	/* no device write may reach the old pages from here on */
+	/* no device access may reach the old pages from here on */
 	if (any)
-		dmirror_migrate_write_protect(dmirror->dev, dmirror->mm, args->start, args->npages, ent);
+		erased = dmirror_migrate_unmap_moving(dmirror->dev, dmirror->mm, dmirror, args->start, args->npages,
+						      ent);
 	for (i = 0; i < args->npages; i++) {
 		struct uhmm_page *dpage = uhmm_migrate_pfn_to_page(dmirror->sys, args->dst[i]);
 		struct uhmm_page *spage = uhmm_migrate_pfn_to_page(dmirror->sys, args->src[i]);
 
 		if (!dpage)
 			continue;
-		if (spage)
+		if (spage) {
 			memcpy(dmirror_page_data(dpage), uhmm_page_address(spage), DMIRROR_PAGE_SIZE);
-		else
-			memset(dmirror_page_data(dpage), 0, DMIRROR_PAGE_SIZE);	/* hole or zero page */
+			copied++;
+		} else {
+			/* hole or zero page: the device clears its own memory, nothing crosses the link */
+			memset(dmirror_page_data(dpage), 0, DMIRROR_PAGE_SIZE);
+		}
 	}
+	dmirror_sim_copy(dmirror->dev, copied * DMIRROR_PAGE_SIZE);	/* one transfer per batch */
+	return erased;
 }
 
 /* Between pages and finalize: the migration is committed for entries still MIGRATE. */
 static void dmirror_migrate_finalize_and_map(struct uhmm_dmirror *dmirror, struct uhmm_migrate_vma *args,
-					     unsigned long zap_seq)
+					     unsigned long zap_seq, uint64_t counted)
 {
 	uintptr_t ent[DMIRROR_RANGE_PAGES];
 	unsigned long i, moved = 0;
@@ -228,7 +266,8 @@ static void dmirror_migrate_finalize_and_map(struct uhmm_dmirror *dmirror, struc
 	}
 	if (!moved)
 		return;
-	dmirror_migrate_update_pts(dmirror->dev, dmirror->mm, dmirror, args->start, args->npages, ent, &zap_seq);
+	dmirror_migrate_update_pts(dmirror->dev, dmirror->mm, dmirror, args->start, args->npages, ent, &zap_seq,
+				   counted);
 	dmirror_credit(dmirror->dev, dmirror->mm, true, moved);
 }
 
@@ -247,6 +286,7 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 		struct uhmm_migrate_vma args;
 		struct uhmm_vma_info info;
 		unsigned long zap_seq;
+		uint64_t counted;
 
 		if (!vma) {
 			r = -EINVAL;
@@ -277,10 +317,10 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 			dmirror_busy = NULL;
 			break;
 		}
-		dmirror_migrate_alloc_and_copy(dmirror, &args, info.prot & PROT_WRITE);
+		counted = dmirror_migrate_alloc_and_copy(dmirror, &args, info.prot & PROT_WRITE);
 		uhmm_migrate_vma_pages(&args);
 		dmirror_busy = NULL;
-		dmirror_migrate_finalize_and_map(dmirror, &args, zap_seq);
+		dmirror_migrate_finalize_and_map(dmirror, &args, zap_seq, counted);
 		uhmm_migrate_vma_finalize(&args);
 	}
 	uhmm_mmap_read_unlock(mm);
@@ -315,8 +355,10 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 			unlock(&dmirror->mutex);
 		}
 	}
-	if (!r)
+	if (!r) {
 		cmd->cpages = cmd->npages;
+		dmirror_sim_copy(dmirror->dev, cmd->npages * DMIRROR_PAGE_SIZE);	/* the read-back */
+	}
 	return r;
 }
 
@@ -332,7 +374,7 @@ static unsigned long dmirror_devmem_to_ram_copy(struct uhmm_dmirror_device *dev,
 						struct uhmm_mm *mm, struct uhmm_migrate_vma *args)
 {
 	uintptr_t ent[DMIRROR_RANGE_PAGES];
-	unsigned long i, failed = 0;
+	unsigned long i, failed = 0, copied = 0;
 	bool any = false;
 
 	for (i = 0; i < args->npages; i++) {
@@ -355,15 +397,17 @@ static unsigned long dmirror_devmem_to_ram_copy(struct uhmm_dmirror_device *dev,
 	if (!any)
 		return failed;
 	/* The invalidation we skipped, done here: before the copy. */
-	dmirror_migrate_update_pts(dev, mm, NULL, args->start, args->npages, ent, NULL);
+	dmirror_migrate_update_pts(dev, mm, NULL, args->start, args->npages, ent, NULL, 0);
 	for (i = 0; i < args->npages; i++) {
 		struct uhmm_page *rpage = uhmm_migrate_pfn_to_page(dev->sys, args->dst[i]);
 
-		if (rpage)
-			memcpy(uhmm_page_address(rpage),
-			       dmirror_page_data(uhmm_migrate_pfn_to_page(dev->sys, args->src[i])),
-			       DMIRROR_PAGE_SIZE);
+		if (!rpage)
+			continue;
+		memcpy(uhmm_page_address(rpage), dmirror_page_data(uhmm_migrate_pfn_to_page(dev->sys, args->src[i])),
+		       DMIRROR_PAGE_SIZE);
+		copied++;
 	}
+	dmirror_sim_copy(dev, copied * DMIRROR_PAGE_SIZE);	/* one transfer per batch */
 	return failed;
 }
 

@@ -21,6 +21,35 @@ extern "C" {
 struct uhmm_dmirror_device;	/* one simulated device and its memory */
 struct uhmm_dmirror;		/* one open file: a mirror of one address space */
 
+/*
+ * The device cost model: what the simulated device spends, in nanoseconds
+ * of a per-device simulated clock (see uhmm_dmirror_device_stats.sim_ns_*).
+ * The dmirror paths advance it; nothing sleeps or spins unless @realtime.
+ * In a structure you pass, 0 means free.
+ */
+struct uhmm_dmirror_cost {
+	/* Host <-> device copy bandwidth, bytes per microsecond (= MB/s); 0: copies cost nothing. */
+	unsigned long copy_bytes_per_us;
+	/* Fixed cost of one transfer: one migration batch, one command's data. */
+	unsigned long copy_setup_ns;
+	/* One device page-fault round (fault, handling, replay): each cmd->faults increment. */
+	unsigned long fault_ns;
+	/* One device TLB flush: after an update that dropped or downgraded live entries. */
+	unsigned long tlb_flush_ns;
+	/* Writing one device page-table entry (a zapped entry is not a write). */
+	unsigned long pte_write_ns;
+	/* Also busy-wait each modelled cost on the calling thread. */
+	bool realtime;
+};
+
+/*
+ * uhmm_dmirror_cost_default - the device cost model used when
+ * uhmm_dmirror_device_opts.cost is NULL: a PCIe 4.0 x16 GPU (25 GB/s copies,
+ * 10 us per transfer, 30 us per fault round, 2 us per TLB flush, 50 ns per
+ * entry written, no realtime); README "Device cost model" cites each figure.
+ */
+UHMM_API extern const struct uhmm_dmirror_cost uhmm_dmirror_cost_default;
+
 struct uhmm_dmirror_device_opts {
 	/* UHMM_MEMORY_DEVICE_PRIVATE or _COHERENT; 0 means private. */
 	enum uhmm_memory_type type;
@@ -34,9 +63,11 @@ struct uhmm_dmirror_device_opts {
 	 * MIGRATE invalidations this device causes itself (every callback
 	 * zaps the device page table). */
 	bool invalidate_own_migrations;
-	/* Simulated device TLB flush: the callback busy-waits this long once
-	 * per invalidation that zapped at least one entry. 0 = no wait. */
+	/* Superseded by @cost. When non-zero: the model's tlb_flush_ns, and
+	 * every flush also busy-waits this long (the old behaviour). */
 	unsigned long tlb_flush_ns;
+	/* The device cost model; NULL means uhmm_dmirror_cost_default. Copied. */
+	const struct uhmm_dmirror_cost *cost;
 };
 
 /*
@@ -67,6 +98,13 @@ struct uhmm_dmirror_device_stats {
 	unsigned long pages_evicted;		/* moved to RAM by RELEASE / destroy */
 	unsigned long alloc_failures;		/* device page allocations that failed */
 	unsigned long files;			/* open files */
+	/* The simulated clock (ns, see struct uhmm_dmirror_cost): the total and
+	 * its parts. Monotonic; never reset. */
+	unsigned long long sim_ns_total;
+	unsigned long long sim_ns_copy;		/* transfers: setup + bytes / bandwidth */
+	unsigned long long sim_ns_fault;	/* device fault rounds */
+	unsigned long long sim_ns_flush;	/* device TLB flushes */
+	unsigned long long sim_ns_pte;		/* device page-table entries written */
 };
 /* 0 or -EINVAL. */
 UHMM_API int uhmm_dmirror_device_get_stats(struct uhmm_dmirror_device *dev, struct uhmm_dmirror_device_stats *st);

@@ -334,6 +334,114 @@ static void test_read_fails_untouched(void **state)
 	fx_fini(&f);
 }
 
+static struct fx f_cost;
+
+/* The simulated clock of @dev equals (copy, fault, flush, pte), and the total their sum. */
+static void expect_sim(struct uhmm_dmirror_device *dev, unsigned long long copy, unsigned long long fault,
+		       unsigned long long flush, unsigned long long pte)
+{
+	struct uhmm_dmirror_device_stats st = dstats(dev);
+
+	if (st.sim_ns_copy != copy || st.sim_ns_fault != fault || st.sim_ns_flush != flush || st.sim_ns_pte != pte)
+		fail_msg("sim ns copy %llu fault %llu flush %llu pte %llu, want %llu %llu %llu %llu", st.sim_ns_copy,
+			 st.sim_ns_fault, st.sim_ns_flush, st.sim_ns_pte, copy, fault, flush, pte);
+	assert_true(st.sim_ns_total == copy + fault + flush + pte);
+}
+
+/*
+ * Issue 13: the device cost model advances each category by exactly the
+ * modelled amount. One page crosses the link in 1000 ns (4096 bytes/us),
+ * a transfer's setup is 100 ns, a fault round 10 us, a flush 1 us, an entry
+ * write 10 ns. Nothing waits (realtime off): no timing is asserted.
+ */
+static void test_cost_model(void **state)
+{
+	const struct uhmm_dmirror_cost cost = { .copy_bytes_per_us = 4096, .copy_setup_ns = 100, .fault_ns = 10000,
+						.tlb_flush_ns = 1000, .pte_write_ns = 10 };
+	struct uhmm_dmirror_device_opts o = { .cost = &cost };
+	struct uhmm_dmirror_device_opts off = { .cost = &cost, .invalidate_own_migrations = true };
+	const unsigned long long xfer8 = 8 * 1000 + 100;	/* one transfer of 8 pages */
+	struct uhmm_dmirror *d1;
+	struct uhmm_dmirror_device *dev1;
+	struct uhmm_dmirror_cmd c;
+	unsigned long addr;
+	int *b = ibuf(8);
+
+	fx_init_opts(&f_cost, 1, &o);
+	addr = map(&f_cost, 8, RW, PRIV);
+	cpu_fill(f_cost.mm, addr, 8, 3);
+	expect_sim(f_cost.dev[0], 0, 0, 0, 0);
+
+	/* READ of 8 unmapped pages: one fault round storing 8 entries, then one transfer */
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr, b, 8, &c), 0);
+	assert_int_equal(c.faults, 1);
+	expect_sim(f_cost.dev[0], xfer8, 10000, 0, 80);
+	/* WRITE of the same, all mapped writable: one transfer, nothing else */
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_WRITE, addr, b, 8, &c), 0);
+	expect_sim(f_cost.dev[0], 2 * xfer8, 10000, 0, 80);
+	/* MIGRATE_TO_DEV (filter on): the callback skips; the driver erases the 8 moving
+	 * entries (one flush), copies one batch, stores 8 entries, reads back */
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_MIGRATE_TO_DEV, addr, b, 8, &c), 0);
+	expect_sim(f_cost.dev[0], 4 * xfer8, 10000, 1000, 160);
+	/* MIGRATE_TO_SYS: erase 8 (one flush), one batch copied back */
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_MIGRATE_TO_SYS, addr, b, 8, &c), 0);
+	assert_int_equal(c.cpages, 8);
+	expect_sim(f_cost.dev[0], 5 * xfer8, 10000, 2000, 160);
+	/* a zap by the CPU (MADV_DONTNEED) of mapped entries: the callback's flush, no write */
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr, b, 8, &c), 0);
+	expect_sim(f_cost.dev[0], 6 * xfer8, 20000, 2000, 240);
+	assert_int_equal(uhmm_madvise(f_cost.mm, addr, 8 * PS, MADV_DONTNEED), 0);
+	expect_sim(f_cost.dev[0], 6 * xfer8, 20000, 3000, 240);
+
+	/* Without the filter, on a second device: READ, then MIGRATE_TO_DEV whose own
+	 * MIGRATE callback zaps the 8 entries (one flush); the driver erases nothing more */
+	assert_int_equal(uhmm_dmirror_device_create(f_cost.sys, &off, &dev1), 0);
+	assert_int_equal(uhmm_dmirror_open(dev1, f_cost.mm, &d1), 0);
+	cpu_fill(f_cost.mm, addr, 8, 5);
+	assert_int_equal(dmcmd(d1, UHMM_DMIRROR_READ, addr, b, 8, &c), 0);
+	expect_sim(dev1, xfer8, 10000, 0, 80);
+	assert_int_equal(dmcmd(d1, UHMM_DMIRROR_MIGRATE_TO_DEV, addr, b, 8, &c), 0);
+	expect_sim(dev1, 3 * xfer8, 10000, 1000, 160);
+	/* the first device lost its 8 entries to that migration: its callback flushed once */
+	expect_sim(f_cost.dev[0], 6 * xfer8, 20000, 3000, 240);
+	assert_int_equal(dmcmd(d1, UHMM_DMIRROR_MIGRATE_TO_SYS, addr, b, 8, &c), 0);
+	uhmm_dmirror_close(d1);
+	uhmm_dmirror_device_destroy(dev1);
+	free(b);
+	fx_fini(&f_cost);
+}
+
+/* No cost given: uhmm_dmirror_cost_default; the old tlb_flush_ns overrides its flush. */
+static void test_cost_default(void **state)
+{
+	const struct uhmm_dmirror_cost *dc = &uhmm_dmirror_cost_default;
+	struct uhmm_dmirror_device_opts o = { .tlb_flush_ns = 1 };	/* 1 ns: the spin is negligible */
+	struct uhmm_dmirror_cmd c;
+	unsigned long addr;
+	unsigned long long copy8;
+	int *b = ibuf(8);
+
+	assert_true(dc->copy_bytes_per_us > 0 && dc->fault_ns > 0 && dc->tlb_flush_ns > 0 && dc->pte_write_ns > 0);
+	assert_false(dc->realtime);
+	copy8 = dc->copy_setup_ns + (8ULL * PS * 1000 + dc->copy_bytes_per_us - 1) / dc->copy_bytes_per_us;
+	fx_init(&f_cost, 1, 0);
+	addr = map(&f_cost, 8, RW, PRIV);
+	cpu_fill(f_cost.mm, addr, 8, 3);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr, b, 8, &c), 0);
+	assert_int_equal(uhmm_madvise(f_cost.mm, addr, 8 * PS, MADV_DONTNEED), 0);
+	expect_sim(f_cost.dev[0], copy8, dc->fault_ns, dc->tlb_flush_ns, 8 * dc->pte_write_ns);
+	fx_fini(&f_cost);
+
+	fx_init_opts(&f_cost, 1, &o);
+	addr = map(&f_cost, 8, RW, PRIV);
+	cpu_fill(f_cost.mm, addr, 8, 3);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr, b, 8, &c), 0);
+	assert_int_equal(uhmm_madvise(f_cost.mm, addr, 8 * PS, MADV_DONTNEED), 0);
+	expect_sim(f_cost.dev[0], copy8, dc->fault_ns, 1, 8 * dc->pte_write_ns);
+	free(b);
+	fx_fini(&f_cost);
+}
+
 /* hmm-tests anon_read_prot: PROT_NONE -> -EFAULT, nothing copied either way. */
 static void test_anon_read_prot(void **state)
 {
@@ -1506,6 +1614,8 @@ static const struct CMUnitTest all_tests[] = {
 	cmocka_unit_test(test_anon_read_prot),
 	cmocka_unit_test(test_steady_state_no_alloc),
 	cmocka_unit_test(test_read_fails_untouched),
+	cmocka_unit_test(test_cost_model),
+	cmocka_unit_test(test_cost_default),
 	cmocka_unit_test(test_anon_write),
 	cmocka_unit_test(test_anon_write_prot),
 	cmocka_unit_test(test_anon_write_child),

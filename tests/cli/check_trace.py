@@ -46,5 +46,8 @@ assert not missing, "missing spans: %r (have %r)" % (missing, names["B"])
 assert {"invalidate", "dmirror_invalidate"} <= names["i"], names["i"]
 assert skipped == {True, False}, "driver instants should show skipped and not: %r" % skipped
 assert any(n.startswith("device_pages_in_use") for n in names["C"]), names["C"]
+# issue 13: a simulated device-time counter track per device, in nanoseconds
+assert any(n.startswith("dmirror_device_ns") for n in names["C"]), names["C"]
+assert all("ns" in e["args"] for e in events if e.get("ph") == "C" and e["name"].startswith("dmirror_device_ns"))
 print("trace ok: %d events; spans %s; instants %s; counters %s" %
       (len(events), sorted(names["B"]), sorted(names["i"]), sorted(names["C"])))

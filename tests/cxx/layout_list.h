@@ -64,11 +64,17 @@
 	S(uhmm_dmirror_device_opts) F(uhmm_dmirror_device_opts, type)                            \
 	F(uhmm_dmirror_device_opts, memory_bytes) F(uhmm_dmirror_device_opts, chunk_bytes)       \
 	F(uhmm_dmirror_device_opts, invalidate_own_migrations)                                   \
-	F(uhmm_dmirror_device_opts, tlb_flush_ns)                                                \
+	F(uhmm_dmirror_device_opts, tlb_flush_ns) F(uhmm_dmirror_device_opts, cost)              \
+	S(uhmm_dmirror_cost) F(uhmm_dmirror_cost, copy_bytes_per_us)                             \
+	F(uhmm_dmirror_cost, copy_setup_ns) F(uhmm_dmirror_cost, fault_ns)                       \
+	F(uhmm_dmirror_cost, tlb_flush_ns) F(uhmm_dmirror_cost, pte_write_ns)                    \
+	F(uhmm_dmirror_cost, realtime)                                                           \
 	S(uhmm_dmirror_device_stats) F(uhmm_dmirror_device_stats, chunks)                        \
 	F(uhmm_dmirror_device_stats, pages_total) F(uhmm_dmirror_device_stats, devmem_pages_in_use) \
 	F(uhmm_dmirror_device_stats, pages_evicted) F(uhmm_dmirror_device_stats, alloc_failures) \
-	F(uhmm_dmirror_device_stats, files)                                                      \
+	F(uhmm_dmirror_device_stats, files) F(uhmm_dmirror_device_stats, sim_ns_total)           \
+	F(uhmm_dmirror_device_stats, sim_ns_copy) F(uhmm_dmirror_device_stats, sim_ns_fault)     \
+	F(uhmm_dmirror_device_stats, sim_ns_flush) F(uhmm_dmirror_device_stats, sim_ns_pte)      \
 	S(uhmm_dmirror_cmd) F(uhmm_dmirror_cmd, addr) F(uhmm_dmirror_cmd, ptr)                   \
 	F(uhmm_dmirror_cmd, npages) F(uhmm_dmirror_cmd, cpages) F(uhmm_dmirror_cmd, faults)      \
 	S(uhmm_dmirror_stats) F(uhmm_dmirror_stats, invalidations)                               \

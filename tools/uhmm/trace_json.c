@@ -203,8 +203,10 @@ static void write_rec(FILE *f, const struct rec *r, int pid)
 			 r->device ? label_of(r->device, b1, sizeof(b1)) : "");
 		fputs(",\n{\"ph\":\"C\",\"name\":", f);
 		put_str(f, name);
-		fprintf(f, ",\"cat\":\"%s\",\"ts\":%" PRIu64 ".%03u,\"pid\":%d,\"args\":{\"pages\":%ld}}", r->cat,
-			rel / 1000, (unsigned)(rel % 1000), pid, r->value);
+		/* dmirror's simulated device clock counts nanoseconds; the others pages */
+		fprintf(f, ",\"cat\":\"%s\",\"ts\":%" PRIu64 ".%03u,\"pid\":%d,\"args\":{\"%s\":%ld}}", r->cat,
+			rel / 1000, (unsigned)(rel % 1000), pid,
+			r->name && !strcmp(r->name, "dmirror_device_ns") ? "ns" : "pages", r->value);
 		return;
 	}
 	if (r->phase == UHMM_TRACE_INSTANT && r->event >= 0 && r->event < UHMM_MMU_NOTIFY_NR_EVENTS)
