@@ -59,6 +59,12 @@ int bench_trace_hooks(bool quick, const char *csv, const char *trace);
 /* plot.c: draw the figures from a bench CSV; 0, or CLI_FAIL after a message.
  * A missing gnuplot is reported and is not a failure. */
 int plot_figures(const char *csv, const char *png);
+/* The figure of `uhmm demo --plot`: [0] with the owner filter, [1] without. */
+struct demo_plot {
+	unsigned long pages, resident;
+	double host_ms[2], dev_ms[2];
+};
+int plot_demo(const char *png, const struct demo_plot *p);
 
 /* --------------------------------------------------------- trace_json.c */
 /*

@@ -1,15 +1,20 @@
-/* demo.c - `uhmm demo`: the seed patch's saving, measured side by side.
+/* demo.c - `uhmm demo`: the seed patch's saving, measured side by side and like for like.
  *
  * Device A mirrors N pages; the last fraction f of them is already in A's
  * memory; device B mirrors the same range. A migrates the whole range to
- * itself, then reads it all. Run twice: with dmirror's owner filter (A skips
- * the MIGRATE invalidations its own migration causes, as after "mm/notifier:
- * add migration invalidation type") and without it (invalidate_own_migrations,
- * as before). Counts come from dmirror's statistics; device-TLB flushes and
- * refaulted pages from dmirror's trace events, counted by a small tracer that
- * is on in both runs alike.
+ * itself and reads it all. Run with dmirror's owner filter (A skips the
+ * MIGRATE invalidations its own migration causes, as after "mm/notifier: add
+ * migration invalidation type") and without it (invalidate_own_migrations,
+ * as before). Without the filter the migration's read-back fails with
+ * -ENOENT, as in the kernel; the demo then finishes the job as a real driver
+ * would (re-fault the lost entries and read the range), so both columns end
+ * in the same state having moved the same bytes. Times: host time in uhmm's
+ * HMM paths (measured from trace spans), simulated device time (dmirror's
+ * cost model) and their sum; a sentence says "faster" only beyond the
+ * run-to-run spread of the measured part.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,72 +27,76 @@
 #define PG UHMM_PAGE_SIZE
 #define DEMO_MAX_PAGES (1UL << 17)
 #define DEMO_MAX_ROUNDS 15
+#define NSENT 8
+
+static const char owner_filter_line[] =
+	"Owner filter: A's invalidate callback skips an invalidation when event == MIGRATE && owner == A (its own "
+	"migration, whose code updates A's page table for exactly the pages that move); without it every "
+	"callback zaps A's entries in the range.";
 
 void help_demo(void)
 {
 	printf("usage: uhmm demo [--pages N] [--fraction F] [--tlb-flush-ns NS] [--rounds N] [--json]\n"
-	       "                 [--trace FILE]\n"
+	       "                 [--plot FILE.png] [--trace FILE]\n"
 	       "\n"
 	       "Device A mirrors N pages of an address space, the last fraction F of them already in\n"
 	       "A's memory; device B mirrors the same range. A migrates the whole range to itself,\n"
 	       "then reads it all. The scenario runs with dmirror's owner filter (A ignores the\n"
-	       "MIGRATE invalidations its own migration causes) and without it, and the two are\n"
-	       "printed side by side.\n"
+	       "MIGRATE invalidations its own migration causes) and without it; without it A\n"
+	       "finishes the job as a real driver would (re-faults the entries it lost, reads the\n"
+	       "range), so both end in the same state. Printed side by side: the counts, host time\n"
+	       "in the HMM paths (measured), simulated device time (dmirror's cost model) and sum.\n"
 	       "\n"
 	       "  --pages N          pages in the range (default 16384, at most %lu)\n"
 	       "  --fraction F       share of them already in A's memory, 0..1 (default 0.5)\n"
-	       "  --tlb-flush-ns NS  simulated device-TLB flush per invalidation that zaps (default 2000)\n"
-	       "  --rounds N         run each mode N times, alternating; wall time is the median\n"
-	       "                     (default 3)\n"
-	       "  --json             print the numbers as JSON instead of the table\n"
+	       "  --tlb-flush-ns NS  the model's device-TLB flush (default 2000, the default model's)\n"
+	       "  --rounds N         run each mode N times, alternating; host time is the median and\n"
+	       "                     its spread (max - min; from 5 rounds on, without the fastest and\n"
+	       "                     the slowest) decides what counts as a difference (default 5)\n"
+	       "  --json             print the numbers and the sentences as JSON instead of the table\n"
+	       "  --plot FILE.png    draw A's page table after the migration and the times (gnuplot)\n"
 	       "  --trace FILE       write a Chrome trace-event JSON file (Perfetto, chrome://tracing)\n",
 	       DEMO_MAX_PAGES);
 }
 
 /* ------------------------------------------------- counting the events */
-/* Device A's and B's counts in the measured phase. The demo is single-
- * threaded, but the tracer contract allows any thread: atomics. */
-struct counts {
-	atomic_ulong flushes, fault_pages, fault_ns;
-};
-
+/*
+ * During the measured phase: the host time in uhmm's HMM paths (the spans of
+ * migrate_vma_setup, _pages, _finalize and hmm_range_fault: the driver's own
+ * copies between them stand in for the device's DMA and are modelled in the
+ * device time instead), and the pages A's device faults covered. The demo is
+ * single-threaded, but the tracer contract allows any thread: atomics.
+ */
 static struct {
 	atomic_bool on;			/* count only during the measured phase */
-	const void *dev[2];		/* A, B */
-	struct counts c[2];
-	atomic_ulong mig_ns;		/* A's migrate_vma_setup..finalize, summed */
-	atomic_ulong mig_t0, fault_t0;
-	atomic_bool seen;		/* dmirror emits its events */
+	const void *dev_a;
+	atomic_ulong hmm_ns;		/* summed HMM spans */
+	atomic_ulong span_t0;		/* BEGIN of the open HMM span (they do not nest) */
+	atomic_ulong fault_pages;	/* pages of A's dmirror_fault spans */
+	atomic_bool seen;		/* the library emits its spans */
 	bool forward;			/* --trace: pass every event to the JSON writer */
 } ctr;
+
+static bool hmm_span(const char *name)
+{
+	return !strcmp(name, "migrate_vma_setup") || !strcmp(name, "migrate_vma_pages") ||
+	       !strcmp(name, "migrate_vma_finalize") || !strcmp(name, "hmm_range_fault");
+}
 
 static void demo_event(void *arg, const struct uhmm_trace_event *ev)
 {
 	(void)arg;
 	if (ev->name && atomic_load_explicit(&ctr.on, memory_order_relaxed)) {
-		int d = !ev->device ? -1 : ev->device == ctr.dev[0] ? 0 : ev->device == ctr.dev[1] ? 1 : -1;
-
-		if (d >= 0 && ev->phase == UHMM_TRACE_INSTANT && !strcmp(ev->name, "dmirror_invalidate")) {
+		if ((ev->phase == UHMM_TRACE_BEGIN || ev->phase == UHMM_TRACE_END) && hmm_span(ev->name)) {
 			atomic_store_explicit(&ctr.seen, true, memory_order_relaxed);
-			/* dmirror flushes the device TLB once per callback that zapped entries */
-			if (!ev->skipped && ev->value > 0)
-				atomic_fetch_add_explicit(&ctr.c[d].flushes, 1, memory_order_relaxed);
-		} else if (d >= 0 && !strcmp(ev->name, "dmirror_fault")) {
-			if (ev->phase == UHMM_TRACE_BEGIN) {
-				atomic_fetch_add_explicit(&ctr.c[d].fault_pages, (ev->end - ev->start) / PG,
+			if (ev->phase == UHMM_TRACE_BEGIN)
+				atomic_store_explicit(&ctr.span_t0, ev->ts_ns, memory_order_relaxed);
+			else
+				atomic_fetch_add_explicit(&ctr.hmm_ns, ev->ts_ns - atomic_load(&ctr.span_t0),
 							  memory_order_relaxed);
-				atomic_store_explicit(&ctr.fault_t0, ev->ts_ns, memory_order_relaxed);
-			} else if (ev->phase == UHMM_TRACE_END) {
-				atomic_fetch_add_explicit(&ctr.c[d].fault_ns,
-							  ev->ts_ns - atomic_load(&ctr.fault_t0),
-							  memory_order_relaxed);
-			}
-		} else if (ev->phase == UHMM_TRACE_BEGIN && !strcmp(ev->name, "migrate_vma_setup")) {
-			/* only A migrates in the measured phase */
-			atomic_store_explicit(&ctr.mig_t0, ev->ts_ns, memory_order_relaxed);
-		} else if (ev->phase == UHMM_TRACE_END && !strcmp(ev->name, "migrate_vma_finalize")) {
-			atomic_fetch_add_explicit(&ctr.mig_ns, ev->ts_ns - atomic_load(&ctr.mig_t0),
-						  memory_order_relaxed);
+		} else if (ev->phase == UHMM_TRACE_BEGIN && ev->device == ctr.dev_a &&
+			   !strcmp(ev->name, "dmirror_fault")) {
+			atomic_fetch_add_explicit(&ctr.fault_pages, (ev->end - ev->start) / PG, memory_order_relaxed);
 		}
 	}
 	if (ctr.forward)
@@ -97,25 +106,37 @@ static void demo_event(void *arg, const struct uhmm_trace_event *ev)
 static const struct uhmm_tracer demo_tracer = { .event = demo_event };
 
 /* -------------------------------------------------------------- a run */
+/* Simulated device time of A and B together, by category (ns). */
+struct devtime {
+	unsigned long long total, copy, fault, flush, pte;
+};
+
 struct result {
 	bool filter;
-	int migrate_err, read_err;
+	int migrate_err;		/* A's MIGRATE_TO_DEV: 0 or -ENOENT */
 	unsigned long inval_a, skipped_a, zapped_a, zapped_b;
-	unsigned long refault_rounds, refault_pages, copied;
-	unsigned long flushes;		/* A + B */
-	double flush_ms;		/* flushes x --tlb-flush-ns */
-	double wall_ms;			/* the measured phase (median over rounds) */
-	double migrate_ms;		/* A's migrate_vma setup..finalize (median) */
-	double fault_ms;		/* A's device faults on the read (median) */
-	bool counted;			/* the rows from trace events are known */
+	unsigned long copied;		/* pages migrated into A */
+	unsigned long pages_read;	/* pages A read from its memory: read-back, finishing READ, READ */
+	unsigned long finish_rounds;	/* fault rounds of the finishing READ (no filter) */
+	unsigned long finish_pages;	/* pages those rounds covered */
+	unsigned long read_rounds;	/* fault rounds of the final READ */
+	unsigned long flushes;		/* device TLB flushes of A and B (from the model) */
+	unsigned long entries_written;	/* device page-table entries written on A and B (from the model) */
+	bool counts_known;		/* flush and entry costs are non-zero: the counts above are exact */
+	struct devtime dev;		/* deterministic */
+	double host_ms;			/* median over rounds */
+	double host_spread_ms;		/* max - min over rounds */
+	double wall_ms;			/* median wall time of the phase (includes the copies' memcpy) */
+	bool host_known;		/* the HMM spans were seen */
 };
 
 struct demo {
 	unsigned long pages, resident, rounds;
 	double fraction;
 	unsigned long tlb_ns;
+	struct uhmm_dmirror_cost cost;
 	bool json;
-	const char *trace;
+	const char *trace, *plot;
 	struct uhmm_system *sys;
 	int *buf;		/* pages * PG bytes: the CPU's data, then what A reads */
 };
@@ -130,21 +151,49 @@ static int stats(struct uhmm_dmirror *f, struct uhmm_dmirror_stats *st)
 	return check(uhmm_dmirror_get_stats(f, st), "uhmm_dmirror_get_stats");
 }
 
+static int dstats(struct uhmm_dmirror_device *dev, struct uhmm_dmirror_device_stats *st)
+{
+	return check(uhmm_dmirror_device_get_stats(dev, st), "uhmm_dmirror_device_get_stats");
+}
+
+static void devtime_add(struct devtime *t, const struct uhmm_dmirror_device_stats *s1,
+			const struct uhmm_dmirror_device_stats *s0)
+{
+	t->total += s1->sim_ns_total - s0->sim_ns_total;
+	t->copy += s1->sim_ns_copy - s0->sim_ns_copy;
+	t->fault += s1->sim_ns_fault - s0->sim_ns_fault;
+	t->flush += s1->sim_ns_flush - s0->sim_ns_flush;
+	t->pte += s1->sim_ns_pte - s0->sim_ns_pte;
+}
+
+static int read_range(struct uhmm_dmirror *f, unsigned long addr, int *buf, unsigned long pages,
+		      unsigned long *rounds, const char *what)
+{
+	struct uhmm_dmirror_cmd cmd = { .addr = addr, .ptr = buf, .npages = pages };
+	int r = uhmm_dmirror_ioctl(f, UHMM_DMIRROR_READ, &cmd);
+
+	if (r)
+		return cli_fail_call(what, r);
+	*rounds = cmd.faults;
+	return CLI_OK;
+}
+
 static int run_once(const struct demo *d, bool filter, struct result *res)
 {
 	struct uhmm_dmirror_device_opts o = {
 		.type = UHMM_MEMORY_DEVICE_PRIVATE,
 		.memory_bytes = d->pages * PG > (256UL << 20) ? d->pages * PG : 0,
 		.invalidate_own_migrations = !filter,
-		.tlb_flush_ns = d->tlb_ns,
+		.cost = &d->cost,
 	};
 	struct uhmm_dmirror_stats a0, a1, b0, b1;
+	struct uhmm_dmirror_device_stats da0, da1, db0, db1;
 	struct uhmm_dmirror_device *A = NULL, *B = NULL;
 	struct uhmm_dmirror *fa = NULL, *fb = NULL;
 	struct uhmm_system *sys = d->sys;
 	struct uhmm_mm *mm = NULL;
 	struct uhmm_dmirror_cmd cmd;
-	unsigned long addr, len = d->pages * PG, i, chunk = 256 * PG;
+	unsigned long addr, len = d->pages * PG, i, chunk = 256 * PG, rounds;
 	int *buf = d->buf, rc = CLI_FAIL;
 	uint64_t t0, t1;
 
@@ -170,17 +219,13 @@ static int run_once(const struct demo *d, bool filter, struct result *res)
 	trace_json_label(B, "B");
 	trace_json_label(uhmm_dmirror_device_owner(A), "A");
 	trace_json_label(uhmm_dmirror_device_owner(B), "B");
-	ctr.dev[0] = A;
-	ctr.dev[1] = B;
+	ctr.dev_a = A;
 
 	/* Setup: both devices map the whole range; then A takes the last
 	 * fraction into its memory (B loses those pages: not its migration). */
 	trace_json_begin(filter ? "setup (filter on)" : "setup (filter off)");
-	cmd = (struct uhmm_dmirror_cmd){ .addr = addr, .ptr = buf, .npages = d->pages };
-	if (check(uhmm_dmirror_ioctl(fa, UHMM_DMIRROR_READ, &cmd), "uhmm_dmirror_ioctl(A, READ)"))
-		goto out;
-	cmd = (struct uhmm_dmirror_cmd){ .addr = addr, .ptr = buf, .npages = d->pages };
-	if (check(uhmm_dmirror_ioctl(fb, UHMM_DMIRROR_READ, &cmd), "uhmm_dmirror_ioctl(B, READ)"))
+	if (read_range(fa, addr, buf, d->pages, &rounds, "uhmm_dmirror_ioctl(A, READ)") ||
+	    read_range(fb, addr, buf, d->pages, &rounds, "uhmm_dmirror_ioctl(B, READ)"))
 		goto out;
 	if (d->resident) {
 		cmd = (struct uhmm_dmirror_cmd){ .addr = addr + (d->pages - d->resident) * PG, .ptr = buf,
@@ -190,32 +235,44 @@ static int run_once(const struct demo *d, bool filter, struct result *res)
 			goto out;
 	}
 	trace_json_end(filter ? "setup (filter on)" : "setup (filter off)");
-	if (stats(fa, &a0) || stats(fb, &b0))
+	if (stats(fa, &a0) || stats(fb, &b0) || dstats(A, &da0) || dstats(B, &db0))
 		goto out;
 
 	/* The measured phase. */
-	for (int k = 0; k < 2; k++) {
-		atomic_store(&ctr.c[k].flushes, 0);
-		atomic_store(&ctr.c[k].fault_pages, 0);
-		atomic_store(&ctr.c[k].fault_ns, 0);
-	}
-	atomic_store(&ctr.mig_ns, 0);
+	atomic_store(&ctr.hmm_ns, 0);
+	atomic_store(&ctr.fault_pages, 0);
 	atomic_store(&ctr.on, true);
 	trace_json_begin(filter ? "measured (filter on)" : "measured (filter off)");
 	t0 = now_ns();
-	cmd = (struct uhmm_dmirror_cmd){ .addr = addr, .ptr = buf, .npages = d->pages };
-	res->migrate_err = uhmm_dmirror_ioctl(fa, UHMM_DMIRROR_MIGRATE_TO_DEV, &cmd);
 	memset(buf, 0, len);
 	cmd = (struct uhmm_dmirror_cmd){ .addr = addr, .ptr = buf, .npages = d->pages };
-	res->read_err = uhmm_dmirror_ioctl(fa, UHMM_DMIRROR_READ, &cmd);
+	res->migrate_err = uhmm_dmirror_ioctl(fa, UHMM_DMIRROR_MIGRATE_TO_DEV, &cmd);
+	if (!res->migrate_err) {
+		res->pages_read += d->pages;	/* the migration's read-back */
+	} else if (res->migrate_err == -ENOENT) {
+		/* Finish the job as a real driver: re-fault what was lost, read the range. */
+		if (read_range(fa, addr, buf, d->pages, &res->finish_rounds, "uhmm_dmirror_ioctl(A, READ)"))
+			goto out_off;
+		res->finish_pages = atomic_load(&ctr.fault_pages);
+		res->pages_read += d->pages;
+	} else {
+		cli_fail_call("uhmm_dmirror_ioctl(A, MIGRATE_TO_DEV)", res->migrate_err);
+		goto out_off;
+	}
+	/* What the demo verifies: the read-back (or the finishing READ) got the data. */
+	for (i = 0; i < len / sizeof(int); i++)
+		if (buf[i] != (int)i) {
+			cli_fail("A read %d at int %lu of the range, expected %lu: data corrupted", buf[i], i, i);
+			goto out_off;
+		}
+	memset(buf, 0, len);
+	if (read_range(fa, addr, buf, d->pages, &res->read_rounds, "uhmm_dmirror_ioctl(A, READ)"))
+		goto out_off;
+	res->pages_read += d->pages;
 	t1 = now_ns();
 	trace_json_end(filter ? "measured (filter on)" : "measured (filter off)");
 	atomic_store(&ctr.on, false);
-	if (res->migrate_err && res->migrate_err != -ENOENT) {
-		cli_fail_call("uhmm_dmirror_ioctl(A, MIGRATE_TO_DEV)", res->migrate_err);
-		goto out;
-	}
-	if (check(res->read_err, "uhmm_dmirror_ioctl(A, READ)") || stats(fa, &a1) || stats(fb, &b1))
+	if (stats(fa, &a1) || stats(fb, &b1) || dstats(A, &da1) || dstats(B, &db1))
 		goto out;
 	for (i = 0; i < len / sizeof(int); i++)
 		if (buf[i] != (int)i) {
@@ -227,18 +284,23 @@ static int run_once(const struct demo *d, bool filter, struct result *res)
 	res->skipped_a = a1.invalidations_skipped - a0.invalidations_skipped;
 	res->zapped_a = a1.ptes_zapped - a0.ptes_zapped;
 	res->zapped_b = b1.ptes_zapped - b0.ptes_zapped;
-	res->refault_rounds = cmd.faults;
 	res->copied = a1.pages_to_dev - a0.pages_to_dev;
-	res->refault_pages = atomic_load(&ctr.c[0].fault_pages);
-	res->flushes = atomic_load(&ctr.c[0].flushes) + atomic_load(&ctr.c[1].flushes);
-	res->counted = atomic_load(&ctr.seen);
-	res->flush_ms = (double)res->flushes * (double)d->tlb_ns / 1e6;
+	devtime_add(&res->dev, &da1, &da0);
+	devtime_add(&res->dev, &db1, &db0);
+	res->counts_known = d->cost.tlb_flush_ns && d->cost.pte_write_ns;
+	if (res->counts_known) {
+		res->flushes = (unsigned long)(res->dev.flush / d->cost.tlb_flush_ns);
+		res->entries_written = (unsigned long)(res->dev.pte / d->cost.pte_write_ns);
+	}
+	res->host_known = atomic_load(&ctr.seen);
+	res->host_ms = (double)atomic_load(&ctr.hmm_ns) / 1e6;
 	res->wall_ms = (double)(t1 - t0) / 1e6;
-	res->migrate_ms = (double)atomic_load(&ctr.mig_ns) / 1e6;
-	res->fault_ms = (double)atomic_load(&ctr.c[0].fault_ns) / 1e6;
 	rc = CLI_OK;
+	goto out;
+out_off:
+	atomic_store(&ctr.on, false);
 out:
-	ctr.dev[0] = ctr.dev[1] = NULL;
+	ctr.dev_a = NULL;
 	uhmm_dmirror_close(fa);
 	uhmm_dmirror_close(fb);
 	if (mm)
@@ -281,12 +343,22 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Everything but the measured times is deterministic: the same in every round. */
+static bool same_counts(const struct result *a, const struct result *b)
+{
+	return a->migrate_err == b->migrate_err && a->inval_a == b->inval_a && a->skipped_a == b->skipped_a &&
+	       a->zapped_a == b->zapped_a && a->zapped_b == b->zapped_b && a->copied == b->copied &&
+	       a->pages_read == b->pages_read && a->finish_rounds == b->finish_rounds &&
+	       a->read_rounds == b->read_rounds && a->dev.total == b->dev.total;
+}
+
 /* Alternate filter on / off for d->rounds rounds: counts from the last
- * round (they are deterministic), wall time as the median. */
+ * round (checked equal in every round), host and wall time as medians. */
 static int run_rounds(struct demo *d, struct result *on, struct result *off)
 {
 	struct uhmm_system_opts so = { .ram_bytes = (3 * d->pages + 8192) * PG };
-	double w[2][3][DEMO_MAX_ROUNDS];	/* [on/off][wall, migrate, fault][round] */
+	double w[2][2][DEMO_MAX_ROUNDS];	/* [on/off][host, wall][round] */
+	struct result first[2];
 	int rc;
 
 	if (so.ram_bytes < (64UL << 20))
@@ -300,34 +372,98 @@ static int run_rounds(struct demo *d, struct result *on, struct result *off)
 		rc = prefault_ram(d->sys);
 	for (unsigned long k = 0; rc == CLI_OK && k < d->rounds; k++) {
 		/* Alternate which goes first, so neither always runs on a warmer machine. */
-		bool first = !(k & 1);
+		bool filter_first = !(k & 1);
 
-		rc = run_once(d, first, first ? on : off);
+		rc = run_once(d, filter_first, filter_first ? on : off);
 		if (rc == CLI_OK)
-			rc = run_once(d, !first, first ? off : on);
+			rc = run_once(d, !filter_first, filter_first ? off : on);
+		if (rc != CLI_OK)
+			break;
 		for (int m = 0; m < 2; m++) {
 			const struct result *r = m ? off : on;
 
-			w[m][0][k] = r->wall_ms;
-			w[m][1][k] = r->migrate_ms;
-			w[m][2][k] = r->fault_ms;
+			if (k == 0)
+				first[m] = *r;
+			else if (!same_counts(r, &first[m]))
+				rc = cli_fail("the counts of the %s run differ between rounds", m ? "no-filter" : "filter");
+			w[m][0][k] = r->host_ms;
+			w[m][1][k] = r->wall_ms;
 		}
 	}
 	if (rc == CLI_OK) {
 		for (int m = 0; m < 2; m++) {
 			struct result *r = m ? off : on;
 
-			for (int t = 0; t < 3; t++)
+			for (int t = 0; t < 2; t++)
 				qsort(w[m][t], d->rounds, sizeof(double), cmp_double);
-			r->wall_ms = w[m][0][d->rounds / 2];
-			r->migrate_ms = w[m][1][d->rounds / 2];
-			r->fault_ms = w[m][2][d->rounds / 2];
+			r->host_ms = w[m][0][d->rounds / 2];
+			/* with 5 or more rounds the fastest and the slowest are dropped:
+			 * one preempted round must not hide every difference */
+			r->host_spread_ms = d->rounds >= 5 ? w[m][0][d->rounds - 2] - w[m][0][1]
+							   : w[m][0][d->rounds - 1] - w[m][0][0];
+			r->wall_ms = w[m][1][d->rounds / 2];
 		}
 	}
 	if (d->sys)
 		uhmm_system_destroy(d->sys);
 	free(d->buf);
 	return rc;
+}
+
+/* ------------------------------------------------------------ judging */
+static double dev_ms(const struct result *r)
+{
+	return (double)r->dev.total / 1e6;
+}
+
+static double total_ms(const struct result *r)
+{
+	return r->host_ms + dev_ms(r);
+}
+
+enum verdict { V_EQUAL_WORK, V_EQUAL_NOISE, V_FASTER, V_SLOWER };
+
+struct judgement {
+	enum verdict v;
+	bool same_work;		/* identical device work and results: the modes did the same thing */
+	double noise_ms;	/* the largest difference noise can explain */
+	double diff_ms;		/* total without - total with */
+};
+
+/*
+ * The device time is modelled, so deterministic; the host time is measured.
+ * A difference of the sums counts only beyond the larger run-to-run spread
+ * of the host times. With one round there is no spread: then only a
+ * difference larger than the larger host time itself counts.
+ */
+static struct judgement judge(const struct demo *d, const struct result *on, const struct result *off)
+{
+	struct judgement j;
+
+	/* Who erased an entry (callback or migration code) is not work; what the device did is. */
+	j.same_work = on->zapped_b == off->zapped_b && on->copied == off->copied &&
+		      on->pages_read == off->pages_read && on->finish_rounds == off->finish_rounds &&
+		      on->read_rounds == off->read_rounds && on->migrate_err == off->migrate_err &&
+		      on->dev.copy == off->dev.copy && on->dev.fault == off->dev.fault &&
+		      on->dev.flush == off->dev.flush && on->dev.pte == off->dev.pte;
+	j.noise_ms = d->rounds > 1 ? (on->host_spread_ms > off->host_spread_ms ? on->host_spread_ms
+									 : off->host_spread_ms)
+				   : (on->host_ms > off->host_ms ? on->host_ms : off->host_ms);
+	j.diff_ms = total_ms(off) - total_ms(on);
+	if (j.same_work)
+		j.v = V_EQUAL_WORK;
+	else if (j.diff_ms > j.noise_ms)
+		j.v = V_FASTER;
+	else if (-j.diff_ms > j.noise_ms)
+		j.v = V_SLOWER;
+	else
+		j.v = V_EQUAL_NOISE;
+	return j;
+}
+
+static const char *verdict_name(enum verdict v)
+{
+	return v == V_FASTER ? "filter_faster" : v == V_SLOWER ? "filter_slower" : "equal";
 }
 
 /* ------------------------------------------------------------ output */
@@ -341,7 +477,7 @@ static const char *err_text(int r, char *b, size_t n)
 	return b;
 }
 
-#define ROW "  %-46s %20s %20s\n"
+#define ROW "  %-50s %20s %20s\n"
 
 static void row_ul(const char *what, unsigned long on, unsigned long off)
 {
@@ -364,8 +500,8 @@ static void row_ms(const char *what, double on, double off)
 {
 	char a[32], b[32];
 
-	snprintf(a, sizeof(a), "%.2f ms", on);
-	snprintf(b, sizeof(b), "%.2f ms", off);
+	snprintf(a, sizeof(a), "%.3f ms", on);
+	snprintf(b, sizeof(b), "%.3f ms", off);
 	printf(ROW, what, a, b);
 }
 
@@ -399,104 +535,114 @@ static const char *entries(unsigned long n)
 	return n == 1 ? "entry" : "entries";
 }
 
-static void sentences(const struct demo *d, const struct result *on, const struct result *off)
+struct sentences {
+	char s[NSENT][768];
+	int n;
+};
+
+__attribute__((format(printf, 2, 3))) static void say(struct sentences *S, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (S->n == NSENT)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(S->s[S->n++], sizeof(S->s[0]), fmt, ap);
+	va_end(ap);
+}
+
+static void sentences(const struct demo *d, const struct result *on, const struct result *off,
+		      const struct judgement *j, struct sentences *S)
 {
 	unsigned long lost = off->zapped_a > off->copied ? off->zapped_a - off->copied : 0;
-	char s[640], t[320], e[32], c[64];
-	double ratio = on->wall_ms > 0 ? off->wall_ms / on->wall_ms : 0;
+	char e[32];
 
-	putchar('\n');
+	S->n = 0;
 	/* 1. What A keeps. */
 	if (lost && on->zapped_a == 0)
-		snprintf(s, sizeof(s),
-			 "With the owner filter A ignored %s%lu MIGRATE invalidation%s its own migration caused "
-			 "and kept its mapping%s of the %lu page%s already in its memory; without it A zapped "
-			 "%lu device %s, %lu of them for pages that never moved.",
-			 on->skipped_a > 1 ? "all " : "", on->skipped_a, pl(on->skipped_a), pl(d->resident),
-			 d->resident, pl(d->resident), off->zapped_a, entries(off->zapped_a), lost);
+		say(S, "With the owner filter A ignored %s%lu MIGRATE invalidation%s its own migration caused and "
+		       "kept its mapping%s of the %lu page%s already in its memory; without it A zapped %lu device "
+		       "%s, %lu of them for pages that never moved.",
+		    on->skipped_a > 1 ? "all " : "", on->skipped_a, pl(on->skipped_a), pl(d->resident), d->resident,
+		    pl(d->resident), off->zapped_a, entries(off->zapped_a), lost);
 	else if (lost)
-		snprintf(s, sizeof(s),
-			 "A zapped %lu device %s with the owner filter and %lu without it, %lu of them for "
-			 "pages that never moved.", on->zapped_a, entries(on->zapped_a), off->zapped_a, lost);
+		say(S, "A zapped %lu device %s with the owner filter and %lu without it, %lu of them for pages "
+		       "that never moved.", on->zapped_a, entries(on->zapped_a), off->zapped_a, lost);
 	else
-		snprintf(s, sizeof(s),
-			 "With the owner filter A ignored %lu MIGRATE invalidation%s and without it zapped %lu "
-			 "device %s, each for a page that moved anyway: with no page already in A's memory "
-			 "there is no mapping for the filter to keep alive.",
-			 on->skipped_a, pl(on->skipped_a), off->zapped_a, entries(off->zapped_a));
-	para(s);
+		say(S, "With the owner filter A ignored %lu MIGRATE invalidation%s and without it zapped %lu device "
+		       "%s, each for a page that moved anyway: with no page already in A's memory there is no "
+		       "mapping for the filter to keep alive.",
+		    on->skipped_a, pl(on->skipped_a), off->zapped_a, entries(off->zapped_a));
 
-	/* 2. What losing them costs A. */
-	t[0] = 0;
-	if (off->migrate_err && !on->migrate_err)
-		snprintf(t, sizeof(t),
-			 "A's migration returned %s (its read-back found those mappings gone: the failure "
-			 "hmm-tests' migrate_fault catches) and ",
-			 err_text(off->migrate_err, e, sizeof(e)));
-	if (off->refault_rounds > on->refault_rounds) {
-		if (off->counted)
-			snprintf(s, sizeof(s),
-				 "Without the filter %sreading the range back cost A %lu fault round%s over %lu "
-				 "page%s (%.2f ms); with it A read everything %s.",
-				 t, off->refault_rounds, pl(off->refault_rounds), off->refault_pages,
-				 pl(off->refault_pages), off->fault_ms,
-				 on->refault_rounds ? "after fewer faults" : "without faulting");
-		else
-			snprintf(s, sizeof(s),
-				 "Without the filter %sreading the range back cost A %lu fault round%s; with it "
-				 "%lu.", t, off->refault_rounds, pl(off->refault_rounds), on->refault_rounds);
-		para(s);
+	/* 2. The extra work the no-filter run needed to end in the same state. */
+	if (off->migrate_err && !on->migrate_err) {
+		char extra[256] = "";
+
+		if (on->counts_known && off->counts_known)
+			snprintf(extra, sizeof(extra), ", %lu device %s written instead of %lu and %lu TLB flush%s "
+				 "instead of %lu",
+				 off->entries_written, entries(off->entries_written), on->entries_written,
+				 off->flushes, off->flushes == 1 ? "" : "es", on->flushes);
+		say(S, "Without the filter A's migration returned %s (its read-back found those mappings gone: the "
+		       "failure hmm-tests' migrate_fault catches); finishing the job as a driver would - re-faulting "
+		       "the lost entries and reading the range - took %lu fault round%s over %lu page%s%s.",
+		    err_text(off->migrate_err, e, sizeof(e)), off->finish_rounds, pl(off->finish_rounds),
+		    off->finish_pages, pl(off->finish_pages), extra);
 	}
 
 	/* 3. B. */
 	if (on->zapped_b == off->zapped_b && on->zapped_b)
-		snprintf(s, sizeof(s),
-			 "B lost %lu mapping%s in both runs: another device's migration must always "
-			 "invalidate it, and the filter changes nothing for B.",
-			 on->zapped_b, pl(on->zapped_b));
+		say(S, "B lost %lu mapping%s in both runs: another device's migration must always invalidate it, "
+		       "and the filter changes nothing for B.", on->zapped_b, pl(on->zapped_b));
 	else if (on->zapped_b == off->zapped_b)
-		snprintf(s, sizeof(s),
-			 "B had no mapping left to lose: A had already taken every page into its memory.");
+		say(S, "B had no mapping left to lose: A had already taken every page into its memory.");
 	else
-		snprintf(s, sizeof(s), "B lost %lu mapping%s with the filter and %lu without it.", on->zapped_b,
-			 pl(on->zapped_b), off->zapped_b);
-	para(s);
+		say(S, "B lost %lu mapping%s with the filter and %lu without it.", on->zapped_b, pl(on->zapped_b),
+		    off->zapped_b);
 
-	/* 4. Cost. */
-	if (on->counted && off->counted)
-		snprintf(t, sizeof(t), "the filter saved %ld device-TLB flush%s (%.2f ms simulated); ",
-			 (long)off->flushes - (long)on->flushes, off->flushes - on->flushes == 1 ? "" : "es",
-			 off->flush_ms - on->flush_ms);
+	/* 4. Like for like. */
+	if (on->copied == off->copied && on->pages_read == off->pages_read)
+		say(S, "Both runs end with A mapping all %lu pages, having migrated %lu page%s into A and read "
+		       "%lu from it.", d->pages, on->copied, pl(on->copied), on->pages_read);
 	else
-		t[0] = 0;
-	if (on->copied == off->copied && on->copied)
-		snprintf(c, sizeof(c), "Both runs copied %lu page%s to A", on->copied, pl(on->copied));
-	else if (on->copied == off->copied)
-		snprintf(c, sizeof(c), "Neither run copied a page");
+		say(S, "The runs did not move the same pages (migrated %lu and %lu, read %lu and %lu): the times "
+		       "below compare different work.", on->copied, off->copied, on->pages_read, off->pages_read);
+
+	/* 5. Time, judged against the spread. */
+	if (j->v == V_EQUAL_WORK)
+		say(S, "Both modes did exactly the same work (the same counts and %.3f ms of simulated device "
+		       "time), so they are equal; their host times (%.3f and %.3f ms) differ only by run-to-run "
+		       "noise.", dev_ms(on), on->host_ms, off->host_ms);
+	else if (j->v == V_EQUAL_NOISE)
+		say(S, "Simulated device time was %.3f ms with the filter and %.3f ms without; with host time the "
+		       "totals (%.3f and %.3f ms) differ by %.3f ms, within the run-to-run spread (%.3f ms%s): "
+		       "equal as far as this run can tell.",
+		    dev_ms(on), dev_ms(off), total_ms(on), total_ms(off), j->diff_ms < 0 ? -j->diff_ms : j->diff_ms,
+		    j->noise_ms, d->rounds > 1 ? "" : ", one round: the whole host time");
 	else
-		snprintf(c, sizeof(c), "The runs copied %lu and %lu pages", on->copied, off->copied);
-	if (ratio >= 1.05)
-		snprintf(s, sizeof(s), "%s; %sthe phase took %.2f ms instead of %.2f ms (%.2fx faster).", c, t,
-			 on->wall_ms, off->wall_ms, ratio);
-	else
-		snprintf(s, sizeof(s),
-			 "%s; %sthe HMM work on A (migrate_vma and refaults) took %.2f ms with the filter and "
-			 "%.2f ms without, while in wall time (%.2f ms and %.2f ms) copying the range into and out "
-			 "of the device dominates%s.",
-			 c, t, on->migrate_ms + on->fault_ms, off->migrate_ms + off->fault_ms, on->wall_ms,
-			 off->wall_ms,
-			 off->migrate_err && ratio < 0.95 ? ", and the failed migration skipped its copy back" : "");
-	para(s);
+		say(S, "Simulated device time was %.3f ms with the filter and %.3f ms without; with host time the "
+		       "phase took %.3f ms instead of %.3f ms in total: the filter made it %.2fx %s, beyond the "
+		       "run-to-run spread (%.3f ms%s).",
+		    dev_ms(on), dev_ms(off), total_ms(on), total_ms(off),
+		    j->v == V_FASTER ? total_ms(off) / total_ms(on) : total_ms(on) / total_ms(off),
+		    j->v == V_FASTER ? "faster" : "slower", j->noise_ms,
+		    d->rounds > 1 ? "" : ", one round: the whole host time");
 }
 
-static void print_table(const struct demo *d, const struct result *on, const struct result *off)
+static void print_table(const struct demo *d, const struct result *on, const struct result *off,
+			const struct sentences *S)
 {
 	char a[64], b[32];
+	bool known = on->counts_known && off->counts_known;
 
-	printf("uhmm demo: device A mirrors %lu pages (%.1f MiB), the last %lu (%.0f%%) already in its\n"
+	para(owner_filter_line);
+	printf("\nuhmm demo: device A mirrors %lu pages (%.1f MiB), the last %lu (%.0f%%) already in its\n"
 	       "memory; device B mirrors them too. A migrates the whole range to itself, then reads it.\n"
-	       "Simulated device-TLB flush: %lu ns.\n\n",
-	       d->pages, (double)(d->pages * PG) / (1 << 20), d->resident, d->fraction * 100, d->tlb_ns);
+	       "Device model: %lu MB/s copies + %lu ns per transfer, %lu ns per fault round, %lu ns per\n"
+	       "TLB flush, %lu ns per entry written (uhmm_dmirror_cost_default; --tlb-flush-ns sets the flush).\n\n",
+	       d->pages, (double)(d->pages * PG) / (1 << 20), d->resident, d->fraction * 100,
+	       d->cost.copy_bytes_per_us, d->cost.copy_setup_ns, d->cost.fault_ns, d->cost.tlb_flush_ns,
+	       d->cost.pte_write_ns);
 	printf(ROW, "", "owner filter on", "owner filter off");
 	printf(ROW, "", "--------------------", "--------------------");
 	row_ul("MIGRATE invalidations received by A", on->inval_a, off->inval_a);
@@ -505,24 +651,44 @@ static void print_table(const struct demo *d, const struct result *on, const str
 	row_ul("device entries zapped on B", on->zapped_b, off->zapped_b);
 	printf(ROW, "A's migration result", err_text(on->migrate_err, a, sizeof(a)),
 	       err_text(off->migrate_err, b, sizeof(b)));
-	row_ul("A's refaults on the read: fault rounds", on->refault_rounds, off->refault_rounds);
-	row_opt("A's refaults on the read: pages", on->counted && off->counted, on->refault_pages,
-		off->refault_pages);
-	row_ul("pages copied to A", on->copied, off->copied);
-	row_opt("device-TLB flushes (A and B)", on->counted && off->counted, on->flushes, off->flushes);
-	if (on->counted && off->counted)
-		row_ms("simulated device-TLB flush time", on->flush_ms, off->flush_ms);
-	else
-		printf(ROW, "simulated device-TLB flush time", "n/a", "n/a");
-	snprintf(a, sizeof(a), "wall time (migrate + read), median of %lu", d->rounds);
-	if (on->counted && off->counted) {
-		row_ms("time in A's migrate_vma (setup to finalize)", on->migrate_ms, off->migrate_ms);
-		row_ms("time in A's device faults on the read", on->fault_ms, off->fault_ms);
-		row_ms("HMM time on A (migrate_vma + refaults)", on->migrate_ms + on->fault_ms,
-		       off->migrate_ms + off->fault_ms);
+	row_ul("fault rounds to finish the job (re-fault, read)", on->finish_rounds, off->finish_rounds);
+	row_ul("  pages they re-faulted", on->finish_pages, off->finish_pages);
+	row_ul("fault rounds of the final read", on->read_rounds, off->read_rounds);
+	row_ul("pages migrated into A", on->copied, off->copied);
+	row_ul("pages A read from its memory", on->pages_read, off->pages_read);
+	row_opt("device entries written (A and B)", known, on->entries_written, off->entries_written);
+	row_opt("device TLB flushes (A and B)", known, on->flushes, off->flushes);
+	row_ms("simulated device time: copies", (double)on->dev.copy / 1e6, (double)off->dev.copy / 1e6);
+	row_ms("  fault rounds", (double)on->dev.fault / 1e6, (double)off->dev.fault / 1e6);
+	row_ms("  TLB flushes", (double)on->dev.flush / 1e6, (double)off->dev.flush / 1e6);
+	row_ms("  entries written", (double)on->dev.pte / 1e6, (double)off->dev.pte / 1e6);
+	row_ms("simulated device time (A and B), modelled", dev_ms(on), dev_ms(off));
+	snprintf(a, sizeof(a), "host time in HMM paths, median of %lu", d->rounds);
+	if (on->host_known && off->host_known) {
+		row_ms(a, on->host_ms, off->host_ms);
+		row_ms(d->rounds >= 5 ? "  run-to-run spread (of the middle rounds)" : "  run-to-run spread (max - min)",
+		       on->host_spread_ms, off->host_spread_ms);
+		row_ms("host + device", total_ms(on), total_ms(off));
+	} else {
+		printf(ROW, a, "n/a", "n/a");
 	}
-	row_ms(d->rounds > 1 ? a : "wall time (migrate + read)", on->wall_ms, off->wall_ms);
-	sentences(d, on, off);
+	putchar('\n');
+	for (int i = 0; i < S->n; i++)
+		para(S->s[i]);
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
 }
 
 static void json_run(const char *key, const struct result *r, bool last)
@@ -534,42 +700,81 @@ static void json_run(const char *key, const struct result *r, bool last)
 	       "    \"entries_zapped_on_A\": %lu,\n"
 	       "    \"entries_zapped_on_B\": %lu,\n"
 	       "    \"migrate_result\": %d,\n"
-	       "    \"refault_rounds\": %lu,\n",
+	       "    \"finish_fault_rounds\": %lu,\n"
+	       "    \"finish_pages\": %lu,\n"
+	       "    \"refault_rounds\": %lu,\n"
+	       "    \"pages_copied\": %lu,\n"
+	       "    \"pages_read\": %lu,\n",
 	       key, r->filter ? "true" : "false", r->inval_a, r->skipped_a, r->zapped_a, r->zapped_b,
-	       r->migrate_err, r->refault_rounds);
-	if (r->counted)
-		printf("    \"refault_pages\": %lu,\n", r->refault_pages);
+	       r->migrate_err, r->finish_rounds, r->finish_pages, r->read_rounds, r->copied, r->pages_read);
+	if (r->counts_known)
+		printf("    \"entries_written\": %lu,\n    \"tlb_flushes\": %lu,\n", r->entries_written, r->flushes);
 	else
-		printf("    \"refault_pages\": null,\n");
-	printf("    \"pages_copied\": %lu,\n", r->copied);
-	if (r->counted)
-		printf("    \"tlb_flushes\": %lu,\n    \"tlb_flush_ms\": %.6f,\n"
-		       "    \"migrate_vma_ms\": %.6f,\n    \"device_fault_ms\": %.6f,\n",
-		       r->flushes, r->flush_ms, r->migrate_ms, r->fault_ms);
+		printf("    \"entries_written\": null,\n    \"tlb_flushes\": null,\n");
+	printf("    \"device_ms\": %.6f,\n    \"device_copy_ms\": %.6f,\n    \"device_fault_ms\": %.6f,\n"
+	       "    \"device_flush_ms\": %.6f,\n    \"device_pte_ms\": %.6f,\n",
+	       dev_ms(r), (double)r->dev.copy / 1e6, (double)r->dev.fault / 1e6, (double)r->dev.flush / 1e6,
+	       (double)r->dev.pte / 1e6);
+	if (r->host_known)
+		printf("    \"host_ms\": %.6f,\n    \"host_spread_ms\": %.6f,\n    \"total_ms\": %.6f,\n", r->host_ms,
+		       r->host_spread_ms, total_ms(r));
 	else
-		printf("    \"tlb_flushes\": null,\n    \"tlb_flush_ms\": null,\n");
+		printf("    \"host_ms\": null,\n    \"host_spread_ms\": null,\n    \"total_ms\": null,\n");
 	printf("    \"wall_ms\": %.6f\n  }%s\n", r->wall_ms, last ? "" : ",");
 }
 
-static void print_json(const struct demo *d, const struct result *on, const struct result *off)
+static void print_json(const struct demo *d, const struct result *on, const struct result *off,
+		       const struct judgement *j, const struct sentences *S)
 {
 	printf("{\n  \"pages\": %lu, \"fraction\": %g, \"resident_pages\": %lu, \"tlb_flush_ns\": %lu, "
 	       "\"rounds\": %lu,\n",
 	       d->pages, d->fraction, d->resident, d->tlb_ns, d->rounds);
+	printf("  \"owner_filter_means\": ");
+	json_str(owner_filter_line);
+	printf(",\n  \"same_work\": %s, \"noise_ms\": %.6f, \"verdict\": \"%s\",\n", j->same_work ? "true" : "false",
+	       j->noise_ms, verdict_name(j->v));
+	printf("  \"sentences\": [");
+	for (int i = 0; i < S->n; i++) {
+		printf("%s\n    ", i ? "," : "");
+		json_str(S->s[i]);
+	}
+	printf("\n  ],\n");
 	json_run("with_filter", on, false);
 	json_run("without_filter", off, true);
 	printf("}\n");
 }
 
+/* --plot: A's page table after the migration (from the scenario's layout,
+ * checked against the counts) and the three times. */
+static int draw(const struct demo *d, const struct result *on, const struct result *off)
+{
+	struct demo_plot p = {
+		.pages = d->pages,
+		.resident = d->resident,
+		.host_ms = { on->host_ms, off->host_ms },
+		.dev_ms = { dev_ms(on), dev_ms(off) },
+	};
+
+	/* The strips assume what the counts say: with the filter A zaps nothing and the
+	 * migration maps the pages that move; without it A loses every entry. */
+	if (on->zapped_a != 0 || off->zapped_a != d->pages || on->copied != d->pages - d->resident ||
+	    off->copied != on->copied)
+		return cli_fail("--plot: the counts do not match the scenario's layout; no plot");
+	return plot_demo(d->plot, &p);
+}
+
 int cmd_demo(int argc, char **argv)
 {
-	struct demo d = { .pages = 16384, .fraction = 0.5, .tlb_ns = 2000, .rounds = 3 };
+	struct demo d = { .pages = 16384, .fraction = 0.5, .tlb_ns = 2000, .rounds = 5 };
 	struct result on, off;
+	struct judgement j;
+	struct sentences S;
 	unsigned long events = 0;
 	const char *v;
 	bool missing;
 	int rc, i;
 
+	d.tlb_ns = uhmm_dmirror_cost_default.tlb_flush_ns;
 	for (i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--pages", &missing))) {
 			if (parse_ulong(v, 1, DEMO_MAX_PAGES, &d.pages))
@@ -585,6 +790,8 @@ int cmd_demo(int argc, char **argv)
 				return cli_usage("--rounds '%s' out of range (1..%d)", v, DEMO_MAX_ROUNDS);
 		} else if (!missing && (v = opt_value(argc, argv, &i, "--trace", &missing))) {
 			d.trace = v;
+		} else if (!missing && (v = opt_value(argc, argv, &i, "--plot", &missing))) {
+			d.plot = v;
 		} else if (missing) {
 			return cli_usage("%s needs a value", argv[i]);
 		} else if (!strcmp(argv[i], "--json")) {
@@ -594,6 +801,8 @@ int cmd_demo(int argc, char **argv)
 		}
 	}
 	d.resident = (unsigned long)(d.fraction * (double)d.pages + 0.5);
+	d.cost = uhmm_dmirror_cost_default;
+	d.cost.tlb_flush_ns = d.tlb_ns;
 	if (d.trace) {
 		int r = trace_json_start(d.trace, "uhmm demo", false);
 
@@ -616,11 +825,15 @@ int cmd_demo(int argc, char **argv)
 	}
 	if (rc != CLI_OK)
 		return rc;
+	j = judge(&d, &on, &off);
+	sentences(&d, &on, &off, &j, &S);
 	if (d.json)
-		print_json(&d, &on, &off);
+		print_json(&d, &on, &off, &j, &S);
 	else
-		print_table(&d, &on, &off);
+		print_table(&d, &on, &off, &S);
+	if (d.plot)
+		rc = draw(&d, &on, &off);
 	if (d.trace)
 		cli_note("wrote %lu trace events to %s", events, d.trace);
-	return CLI_OK;
+	return rc;
 }

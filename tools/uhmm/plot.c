@@ -270,3 +270,100 @@ out:
 		fprintf(stderr, "%s: could not remove %s\n", cli_prog, dir);
 	return rc;
 }
+
+/* Run gnuplot on @gp; 0 or CLI_FAIL after a message. */
+static int run_gnuplot(const char *gp, const char *png)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		execlp("gnuplot", "gnuplot", gp, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return cli_fail("gnuplot failed to draw %s (its script is %s)", png, gp);
+	return CLI_OK;
+}
+
+/*
+ * `uhmm demo --plot`: left, device A's page table after the migration, one
+ * strip of N cells per mode (entry kept: the page was already in A's memory
+ * and the filter left it alone; migrated: the migration mapped the page that
+ * moved; zapped: the callback erased it for a page that never moved); right,
+ * host, device and total time per mode as bars in milliseconds.
+ */
+int plot_demo(const char *png, const struct demo_plot *p)
+{
+	char dir[] = "/tmp/uhmm-plot-XXXXXX", gp[64], dat[64], cmd[128];
+	double n = (double)p->pages, moved = (double)(p->pages - p->resident);
+	int rc = CLI_OK;
+	FILE *g, *f;
+
+	if (!have_gnuplot()) {
+		fprintf(stderr, "%s: gnuplot not found (Debian: apt-get install gnuplot-nox): no plot\n", cli_prog);
+		return CLI_OK;
+	}
+	if (!mkdtemp(dir))
+		return cli_fail("mkdtemp: %s", strerror(errno));
+	snprintf(gp, sizeof(gp), "%s/demo.gp", dir);
+	snprintf(dat, sizeof(dat), "%s/times.dat", dir);
+	f = fopen(dat, "w");
+	if (!f || fprintf(f, "\"host (measured)\"\t%g\t%g\n\"device (modelled)\"\t%g\t%g\n"
+			     "\"host + device\"\t%g\t%g\n",
+			  p->host_ms[0], p->host_ms[1], p->dev_ms[0], p->dev_ms[1], p->host_ms[0] + p->dev_ms[0],
+			  p->host_ms[1] + p->dev_ms[1]) < 0 || fclose(f)) {
+		rc = cli_fail("writing %s: %s", dat, strerror(errno));
+		goto out;
+	}
+	g = fopen(gp, "w");
+	if (!g) {
+		rc = cli_fail("cannot write %s: %s", gp, strerror(errno));
+		goto out;
+	}
+	fprintf(g, "set terminal pngcairo size 1500,600 noenhanced font \",10\"\nset output \"%s\"\n"
+		   "set multiplot layout 1,2 title \"uhmm demo: device A migrates %lu pages, %lu already in its "
+		   "memory; owner filter on vs off\"\n",
+		png, p->pages, p->resident);
+	/* left: the strips, drawn as rectangles over [0, N) */
+	fprintf(g, "set title \"device A's page table after its migration, one cell per page\"\n"
+		   "set xrange [0:%g]\nset yrange [-0.5:1.5]\nset xlabel \"page of the range (0 .. %lu)\"\n"
+		   "set ytics (\"owner filter off\" 0, \"owner filter on\" 1)\nset key above\n",
+		   n, p->pages);
+	if (moved > 0)
+		fprintf(g, "set object 1 rect from 0,0.7 to %g,1.3 fc rgb \"#4477aa\" fs solid noborder\n"
+			   "set object 2 rect from 0,-0.3 to %g,0.3 fc rgb \"#4477aa\" fs solid noborder\n",
+			moved, moved);
+	if (p->resident)
+		fprintf(g, "set object 3 rect from %g,0.7 to %g,1.3 fc rgb \"#228833\" fs solid noborder\n"
+			   "set object 4 rect from %g,-0.3 to %g,0.3 fc rgb \"#cc3311\" fs solid noborder\n",
+			moved, n, moved, n);
+	/* gnuplot 5.4 cannot plot keyentries alone: an invisible line (y = -1) comes first */
+	fprintf(g, "plot -1 notitle lc rgb \"white\", keyentry with boxes fc rgb \"#228833\" fs solid title \"entry kept (page already on A)\", "
+		   "keyentry with boxes fc rgb \"#4477aa\" fs solid title \"migrated (mapped by the migration)\", "
+		   "keyentry with boxes fc rgb \"#cc3311\" fs solid title \"zapped (page never moved)\"\n"
+		   "unset object 1\nunset object 2\nunset object 3\nunset object 4\n");
+	/* right: the times */
+	fprintf(g, "set title \"time of the phase (median host time; device time from dmirror's cost model)\"\n"
+		   "set autoscale\nset yrange [0:*]\nset xrange [*:*]\nunset xlabel\nset ytics auto\n"
+		   "set ylabel \"time (ms)\"\nset style data histogram\nset style histogram clustered gap 1\n"
+		   "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset grid ytics\n"
+		   "plot \"%s\" using 2:xtic(1) title \"owner filter on\" lc rgb \"#4477aa\", "
+		   "\"\" using 3 title \"owner filter off\" lc rgb \"#cc3311\"\n"
+		   "unset multiplot\n",
+		dat);
+	if (fclose(g)) {
+		rc = cli_fail("writing %s: %s", gp, strerror(errno));
+		goto out;
+	}
+	rc = run_gnuplot(gp, png);
+	if (rc == CLI_OK)
+		cli_note("plot: %s", png);
+out:
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "%s: could not remove %s\n", cli_prog, dir);
+	return rc;
+}
