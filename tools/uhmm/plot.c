@@ -1,7 +1,8 @@
 /* plot.c - the figures of `uhmm bench --plot`: gnuplot from the benchmarks' CSV.
  *
- * Two panels in one PNG: the owner filter (bench_owner_filter: each case with
- * and without the filter) and migration throughput (bench_migrate). The rows
+ * Two panels in one PNG: the owner filter (bench_owner_filter: host and
+ * modelled device time against the fraction already on the device, with and
+ * without the filter) and migration throughput (bench_migrate). The rows
  * are extracted from the CSV into data files and drawn as clustered bars,
  * subject against baseline, with the ratio written above each pair. gnuplot
  * (Debian gnuplot-nox) runs as a child process; without it the CSV stays the
@@ -212,6 +213,53 @@ static int panel(FILE *g, const char *dir, struct panel *p)
 	return 0;
 }
 
+/*
+ * The owner-filter panel: time against the fraction of the range already on
+ * the device, in ms, one line per time and mode (the rows "simulated device
+ * time" and "host time in HMM paths" of bench_owner_filter; value = with the
+ * filter, baseline = without).
+ */
+static int panel_owner_filter(FILE *g, const char *dir, struct panel *p)
+{
+	static const char *const subj[2] = { "simulated device time", "host time in HMM paths" };
+	static const char *const name[2] = { "device time (modelled)", "host time in HMM paths (measured)" };
+	char path[2][96], xname[32];
+	int i, k, rows = 0;
+	double x;
+
+	for (k = 0; k < 2; k++) {
+		FILE *f;
+
+		snprintf(path[k], sizeof(path[k]), "%s/owner_filter.%d.dat", dir, k);
+		f = fopen(path[k], "w");
+		if (!f)
+			return -1;
+		for (i = 0; i < p->n; i++)
+			if (!strcmp(p->rows[i].subject, subj[k]) &&
+			    param_number(p->rows[i].param, &x, xname, sizeof(xname))) {
+				fprintf(f, "%g\t%g\t%g\n", x, p->rows[i].value, p->rows[i].baseline);
+				rows++;
+			}
+		if (fclose(f))
+			return -1;
+	}
+	if (!rows) {
+		p->n = 0;
+		return panel(g, dir, p);
+	}
+	fprintf(g, "set title \"%s\"\nset key below\nset yrange [0:*]\nset xrange [*:*]\n"
+		   "set xlabel \"fraction of the range already on the device\"\nset ylabel \"time (ms)\"\n"
+		   "plot ",
+		p->title);
+	for (k = 0; k < 2; k++)
+		fprintf(g, "%s\"%s\" using 1:2 with linespoints lw 2 pt 7 dt %d lc rgb \"#4477aa\" title "
+			   "\"%s, owner filter on\", \"%s\" using 1:3 with linespoints lw 2 pt 6 dt %d "
+			   "lc rgb \"#cc3311\" title \"%s, owner filter off\"",
+			k ? ", " : "", path[k], k + 1, name[k], path[k], k + 1, name[k]);
+	fprintf(g, "\nunset xlabel\nunset ylabel\n");
+	return 0;
+}
+
 int plot_figures(const char *csv, const char *png)
 {
 	static struct panel panels[2] = {
@@ -244,7 +292,7 @@ int plot_figures(const char *csv, const char *png)
 		png, csv);
 	for (k = 0; k < 2; k++) {
 		panels[k].n = load(csv, panels[k].bench, panels[k].rows, MAX_ROWS);
-		if (panel(g, dir, &panels[k])) {
+		if ((k == 0 ? panel_owner_filter(g, dir, &panels[k]) : panel(g, dir, &panels[k]))) {
 			fclose(g);
 			rc = cli_fail("writing the plot data in %s: %s", dir, strerror(errno));
 			goto out;
