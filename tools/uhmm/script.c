@@ -185,6 +185,27 @@ static int declare(struct script *s, const struct stmt *st, const char *name, en
 	return i;
 }
 
+/* @st creates the address space, device or device file @sym: a usage error
+ * if it already exists at this point of the script (found before anything
+ * runs, instead of failing half-way). */
+static int create(struct script *s, struct stmt *st, int sym)
+{
+	struct sym *y = &s->syms[sym];
+
+	if (y->live_line) {
+		if (y->kind == SYM_FILE)
+			return script_usage(s, st->line, "'%s' is already open (line %d); close it first", y->name,
+					    y->live_line);
+		if (y->kind == SYM_MM)
+			return script_usage(s, st->line, "address space '%s' already exists (line %d); 'exit %s' first",
+					    y->name, y->live_line, y->name);
+		return script_usage(s, st->line, "device '%s' already exists (line %d)", y->name, y->live_line);
+	}
+	y->live_line = st->line;
+	st->creates = sym + 1;
+	return 0;
+}
+
 /* A name that must already be declared with one of the kinds in @mask. */
 static int ref(struct script *s, const struct stmt *st, const char *name, unsigned int mask)
 {
@@ -325,7 +346,7 @@ static int c_mm(struct script *s, struct stmt *st)
 	if (nargs(s, st, 1, 1, "a NAME"))
 		return CLI_USAGE;
 	st->sym = declare(s, st, st->tok[1], SYM_MM);
-	return st->sym < 0 ? CLI_USAGE : 0;
+	return st->sym < 0 ? CLI_USAGE : create(s, st, st->sym);
 }
 
 static int c_use_exit(struct script *s, struct stmt *st)
@@ -333,6 +354,8 @@ static int c_use_exit(struct script *s, struct stmt *st)
 	if (nargs(s, st, 1, 1, "an address space NAME"))
 		return CLI_USAGE;
 	st->sym = ref(s, st, st->tok[1], K(SYM_MM));
+	if (st->sym >= 0 && !strcmp(st->tok[0], "exit"))
+		s->syms[st->sym].live_line = 0;
 	return st->sym < 0 ? CLI_USAGE : 0;
 }
 
@@ -344,7 +367,7 @@ static int c_fork(struct script *s, struct stmt *st)
 	if (st->ntok == 3 && (st->sym2 = ref(s, st, st->tok[2], K(SYM_MM))) < 0)
 		return CLI_USAGE;
 	st->sym = declare(s, st, st->tok[1], SYM_MM);
-	return st->sym < 0 ? CLI_USAGE : 0;
+	return st->sym < 0 ? CLI_USAGE : create(s, st, st->sym);
 }
 
 static int c_mmap(struct script *s, struct stmt *st)
@@ -497,7 +520,7 @@ static int c_device(struct script *s, struct stmt *st)
 		}
 	}
 	st->sym = declare(s, st, st->tok[1], SYM_DEVICE);
-	return st->sym < 0 ? CLI_USAGE : 0;
+	return st->sym < 0 ? CLI_USAGE : create(s, st, st->sym);
 }
 
 static int c_open(struct script *s, struct stmt *st)
@@ -508,7 +531,7 @@ static int c_open(struct script *s, struct stmt *st)
 	if (st->ntok == 4 && (st->sym3 = ref(s, st, st->tok[3], K(SYM_MM))) < 0)
 		return CLI_USAGE;
 	st->sym = declare(s, st, st->tok[1], SYM_FILE);
-	return st->sym < 0 ? CLI_USAGE : 0;
+	return st->sym < 0 ? CLI_USAGE : create(s, st, st->sym);
 }
 
 static int c_close(struct script *s, struct stmt *st)
@@ -516,6 +539,8 @@ static int c_close(struct script *s, struct stmt *st)
 	if (nargs(s, st, 1, 1, "a device FILE"))
 		return CLI_USAGE;
 	st->sym = ref(s, st, st->tok[1], K(SYM_FILE));
+	if (st->sym >= 0 && !strcmp(st->tok[0], "close"))
+		s->syms[st->sym].live_line = 0;
 	return st->sym < 0 ? CLI_USAGE : 0;
 }
 
@@ -596,6 +621,10 @@ static int c_expect_error(struct script *s, struct stmt *st)
 	int e;
 
 	st->checks_error = true;
+	/* The statement before may be a creation that this expects to fail: from
+	 * here on its name may be created again. */
+	if (s->nstmts >= 2 && s->stmts[s->nstmts - 2].creates)
+		s->syms[s->stmts[s->nstmts - 2].creates - 1].live_line = 0;
 	if (nargs(s, st, 2, 2, "an ERRNO (EFAULT, -14, ... or 0)"))
 		return CLI_USAGE;
 	if (!strcmp(st->tok[2], "0")) {

@@ -25,6 +25,9 @@ enum sym_kind { SYM_NONE, SYM_ADDR, SYM_MM, SYM_DEVICE, SYM_FILE };
 struct sym {
 	char name[SCRIPT_NAME_MAX + 1];
 	enum sym_kind kind;
+	/* parse time: the line of the statement that created the address space,
+	 * device or open file while it exists (0: not created, exited, closed) */
+	int live_line;
 	/* runtime */
 	unsigned long addr;			/* SYM_ADDR */
 	struct uhmm_mm *mm;			/* SYM_MM: NULL until created */
@@ -74,6 +77,7 @@ struct stmt {
 	stmt_fn run;
 	bool is_expect;			/* an assertion: may follow a failed call */
 	bool checks_error;		/* 'expect ok' / 'expect error': consumes a failure */
+	int creates;			/* symbol + 1 this statement creates, else 0 */
 	/* arguments, by command */
 	int sym, sym2, sym3;
 	struct addr_expr a, a2;
