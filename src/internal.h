@@ -93,7 +93,10 @@ struct uhmm_page {
 	struct uhmm_mapping *mapping;
 	unsigned long index;	/* page offset within mapping */
 	struct uhmm_dev_pagemap *pgmap;	/* device pages: constant */
-	void *zone_device_data;
+	union {
+		void *zone_device_data;		/* device pages: the driver's */
+		struct pt_leaf *pmd_deposit;	/* a mapped huge page's head: the table its split uses */
+	};
 	struct uhmm_page *free_next;	/* free-list linkage (RAM) */
 	unsigned long pfn;	/* constant */
 	unsigned char *addr;	/* constant: the frame's bytes (NULL for device-private) */
@@ -152,6 +155,7 @@ struct uhmm_system {
 	struct pgmap_priv *pgmaps;	/* every region memremapped, newest first */
 	atomic_long dev_pages;
 	atomic_long nr_mms;		/* live mm structures (leak report) */
+	enum uhmm_thp_mode thp;		/* constant: transparent_hugepage/enabled */
 };
 
 static inline void *page_address(const struct uhmm_page *p) { return p->addr; }
@@ -320,6 +324,12 @@ typedef uintptr_t pmdval_t;
 typedef _Atomic pmdval_t pmd_t;
 static inline pmdval_t pmdp_get(pmd_t *pmd) { return atomic_load_explicit(pmd, memory_order_acquire); }
 static inline bool pmd_none(pmdval_t v) { return v == 0; }
+/* A huge page mapped by the PMD itself: encoded as a present PTE of its head
+ * frame (bit 0 set; a table's address is 4 KiB aligned, bit 0 clear). */
+static inline bool pmd_leaf(pmdval_t v) { return v & PTE_PRESENT; }
+static inline unsigned long pmd_pfn(pmdval_t v) { return pte_pfn((pte_t)v); }
+static inline bool pmd_write(pmdval_t v) { return v & PTE_WRITE; }
+static inline pmdval_t mk_pmd(unsigned long pfn, pte_t flags) { return (pmdval_t)mk_pte(pfn, flags); }
 static inline struct pt_leaf *pmd_pgtable(pmdval_t v) { return (struct pt_leaf *)v; }
 /* A PTE slot handed to pte_entry. */
 static inline pte_t ptep_get(_Atomic pte_t *ptep) { return atomic_load_explicit(ptep, memory_order_relaxed); }
@@ -327,8 +337,16 @@ static inline void set_pte(_Atomic pte_t *ptep, pte_t v) { atomic_store_explicit
 static inline _Atomic pte_t *pte_offset(struct pt_leaf *l, unsigned long addr) { return &l->pte[pte_index(addr)]; }
 
 struct uhmm_mm;
-/* The leaf table covering @addr, or NULL (allocate=false) / NULL on -ENOMEM (allocate=true). */
+/*
+ * The leaf table covering @addr, or NULL: none (allocate=false), -ENOMEM
+ * (allocate=true), or a huge page maps the PMD (either way: see
+ * pmd_offset_alloc and mm/huge_memory.c for that case).
+ */
 struct pt_leaf *pt_walk(struct uhmm_mm *mm, unsigned long addr, bool allocate);
+/* The PMD slot covering @addr, allocating the upper levels if asked; NULL if absent / -ENOMEM. */
+pmd_t *pmd_offset_alloc(struct uhmm_mm *mm, unsigned long addr, bool allocate);
+struct pt_leaf *pt_leaf_alloc(void);	/* zeroed, PTL initialised; NULL on -ENOMEM */
+void pt_leaf_free(struct pt_leaf *l);
 void pt_free_all(struct uhmm_mm *mm);	/* exit: empty the pgd, free every table below it */
 static inline pte_t pte_get(struct pt_leaf *l, unsigned long addr)
 {
@@ -361,6 +379,8 @@ void migration_entry_wait_on_locked(struct uhmm_page *p, struct pt_leaf *leaf);
 #define VM_EXEC		0x4UL
 #define VM_SHARED	0x8UL
 #define VM_MIXEDMAP	0x10UL	/* pages inserted by a driver (dmirror mmap): not anonymous */
+#define VM_HUGEPAGE	0x20UL	/* MADV_HUGEPAGE */
+#define VM_NOHUGEPAGE	0x40UL	/* MADV_NOHUGEPAGE */
 #define VM_PROT_MASK	(VM_READ | VM_WRITE | VM_EXEC)
 
 enum mapping_kind { MAPPING_ANON = 1, MAPPING_SHMEM = 2 };
@@ -448,6 +468,18 @@ void mm_sync_rmap_walkers(struct uhmm_mm *mm);
 #define FAULT_FLAG_WRITE	0x1
 #define FAULT_FLAG_REMOTE	0x2
 int handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, unsigned int fault_flags);
+
+/* Transparent huge pages (mm/huge_memory.c). mmap lock held. */
+#define THP_FALLBACK 1	/* do_huge_pmd_anonymous_page: no huge page, use base pages */
+bool thp_vma_allowable(struct uhmm_vma *vma, unsigned long addr);
+int do_huge_pmd_anonymous_page(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, pmd_t *pmd);
+/* Split the huge page *pmd maps (if it still does) into 512 PTEs of base pages. Never fails. */
+void split_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd);
+void split_huge_pmd_address(struct uhmm_mm *mm, unsigned long addr);
+/* Unmap the huge page *pmd maps; false if it no longer maps one (the caller re-reads *pmd). */
+bool zap_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd);
+/* A reference on the head of the huge page @v (read from *pmd), or NULL if *pmd changed. */
+struct uhmm_page *huge_pmd_get_page(struct uhmm_mm *mm, pmd_t *pmd, pmdval_t v);
 
 /* rmap */
 void page_add_rmap(struct uhmm_page *p);

@@ -57,7 +57,8 @@ UHMM_API struct uhmm_system *uhmm_mm_system(struct uhmm_mm *mm);
  * room), -EEXIST (MAP_FIXED_NOREPLACE over a mapping).
  * uhmm_munmap: a range with nothing mapped is 0. -EINVAL for misaligned/zero.
  * uhmm_mprotect / uhmm_madvise: -ENOMEM when part of the range is unmapped.
- * uhmm_madvise supports MADV_DONTNEED (others: MADV_NORMAL etc. are 0, unknown -EINVAL).
+ * uhmm_madvise supports MADV_DONTNEED, MADV_HUGEPAGE and MADV_NOHUGEPAGE (others:
+ * MADV_NORMAL etc. are 0, unknown -EINVAL).
  * uhmm_mremap: MREMAP_MAYMOVE, MREMAP_FIXED (as Linux).
  * All take the mmap lock for write; do not hold it when calling.
  */
@@ -125,7 +126,8 @@ struct uhmm_pte_info {
 	enum uhmm_pte_kind kind;
 	bool write, dirty, young, soft_dirty;
 	unsigned long pfn;
-	int refcount, mapcount;		/* of the page, when there is one */
+	int refcount, mapcount;		/* of the page, when there is one (a huge page: its head's) */
+	unsigned int order;		/* 0, or 9 for a 2 MiB huge page mapped by the PMD (pfn: the queried frame) */
 };
 /*
  * uhmm_mm_count_ptes - walk the page table over [start, end) (page aligned)

@@ -20,8 +20,16 @@ extern "C" {
 struct uhmm_system;
 struct uhmm_page;
 
+/* The three settings of /sys/kernel/mm/transparent_hugepage/enabled. */
+enum uhmm_thp_mode {
+	UHMM_THP_MADVISE = 0,	/* huge pages only in ranges advised MADV_HUGEPAGE (the default) */
+	UHMM_THP_ALWAYS,	/* in every eligible range not advised MADV_NOHUGEPAGE */
+	UHMM_THP_NEVER,		/* never */
+};
+
 struct uhmm_system_opts {
 	size_t ram_bytes;	/* simulated RAM; 0 means 256 MiB. Rounded down to pages. */
+	enum uhmm_thp_mode thp;	/* transparent huge pages (see README "Huge pages") */
 };
 
 struct uhmm_system_stats {

@@ -117,10 +117,14 @@ int uhmm_make_device_exclusive(struct uhmm_mm *mm, unsigned long addr, void *own
 	if (!(vma->flags & VM_WRITE))
 		return -EFAULT;
 	for (;;) {
-		struct pt_leaf *leaf = pt_walk(mm, addr, false);
+		struct pt_leaf *leaf;
 		struct uhmm_page *p;
-		pte_t pte = leaf ? pte_get(leaf, addr) : 0;
+		pte_t pte;
 		int r;
+
+		split_huge_pmd_address(mm, addr);	/* the entry is per page (GUP's FOLL_SPLIT_PMD) */
+		leaf = pt_walk(mm, addr, false);
+		pte = leaf ? pte_get(leaf, addr) : 0;
 
 		if (!pte_present(pte) || !pte_write(pte)) {
 			r = handle_mm_fault(mm, vma, addr, FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE);

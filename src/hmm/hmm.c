@@ -127,10 +127,23 @@ static int hmm_vma_walk_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, s
 	struct uhmm_mm *mm = walk->mm;
 	struct uhmm_vma *vma = walk->vma;
 	unsigned long *pfns = range_pfns(range, addr);
-	struct pt_leaf *leaf = pmd_pgtable(pmdp_get(pmd));
+	pmdval_t v = pmdp_get(pmd);
+	struct pt_leaf *leaf = pmd_pgtable(v);
 	unsigned long wflag;
 
 	walk->action = ACTION_CONTINUE;
+	if (pmd_leaf(v)) {
+		/* a huge page: every entry valid, with map order 9 (hmm_vma_handle_pmd) */
+		unsigned long cpu = UHMM_PFN_VALID | (pmd_write(v) ? UHMM_PFN_WRITE : 0), npages = (end - addr) >> PAGE_SHIFT;
+		unsigned long pfn = pmd_pfn(v) + ((addr & ~PMD_MASK) >> PAGE_SHIFT), i;
+		unsigned required = range_need_fault(w, pfns, npages, cpu);
+
+		if (required)
+			return hmm_vma_fault(w, mm, vma, addr, end, required);
+		for (i = 0; i < npages; i++)
+			pfns[i] = (pfn + i) | cpu | ((unsigned long)HPAGE_ORDER << UHMM_PFN_ORDER_SHIFT);
+		return 0;
+	}
 	for (; addr < end; addr += PAGE_SIZE, pfns++) {
 		pte_t pte = pte_get(leaf, addr);
 		unsigned long out, cpu;

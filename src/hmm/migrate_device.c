@@ -124,10 +124,17 @@ static int migrate_vma_collect_hole(unsigned long addr, unsigned long end, int d
 static int migrate_vma_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
 {
 	struct uhmm_migrate_vma *m = walk->private;
-	struct pt_leaf *leaf = pmd_pgtable(pmdp_get(pmd));
+	pmdval_t v = pmdp_get(pmd);
+	struct pt_leaf *leaf = pmd_pgtable(v);
 	bool anon = vma_is_anonymous(walk->vma);
 	unsigned long i = (addr - m->start) >> PAGE_SHIFT;
 
+	if (pmd_leaf(v)) {
+		/* a huge page migrates as base pages: split it, then collect its PTEs (Linux before ~6.19) */
+		split_huge_pmd(walk->mm, pmd);
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
 	walk->action = ACTION_CONTINUE;
 	ptl_lock(leaf);
 	for (; addr < end; addr += PAGE_SIZE, i++) {

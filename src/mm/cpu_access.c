@@ -30,13 +30,47 @@ static int check_access(struct uhmm_mm *mm, unsigned long addr, unsigned long en
  */
 typedef void (*page_fn)(struct uhmm_page *p, pte_t pte, void *arg);
 
-static int access_page(struct uhmm_mm *mm, unsigned long addr, bool write, page_fn fn, void *arg)
+/*
+ * A huge page mapped at @addr that allows the access: @fn on the base page
+ * at @addr, under a reference on the head instead of the PTL. Returns true
+ * when done; false to go the base-page way (nothing huge there, or a write
+ * to a write-protected one, or @need_pte: the caller keeps the page, which
+ * must then be a base page of its own).
+ */
+static bool access_huge_page(struct uhmm_mm *mm, unsigned long addr, bool write, bool need_pte, page_fn fn,
+			     void *arg)
+{
+	pmd_t *pmd = pmd_offset_alloc(mm, addr, false);
+	struct uhmm_page *head;
+	pmdval_t v;
+
+	if (!pmd)
+		return false;
+	v = pmdp_get(pmd);
+	if (!pmd_leaf(v))
+		return false;
+	if (need_pte || (write && !pmd_write(v))) {
+		split_huge_pmd(mm, pmd);
+		return false;
+	}
+	head = huge_pmd_get_page(mm, pmd, v);
+	if (!head)
+		return false;	/* changed under us: the caller re-walks */
+	fn(&head[(addr & ~PMD_MASK) >> PAGE_SHIFT], (pte_t)v, arg);
+	page_put(head);
+	return true;
+}
+
+static int access_page(struct uhmm_mm *mm, unsigned long addr, bool write, bool need_pte, page_fn fn, void *arg)
 {
 	for (;;) {
-		struct pt_leaf *leaf = pt_walk(mm, addr, false);
+		struct pt_leaf *leaf;
 		struct uhmm_vma *vma;
 		int r;
 
+		if (access_huge_page(mm, addr, write, need_pte, fn, arg))
+			return 0;
+		leaf = pt_walk(mm, addr, false);
 		if (leaf) {
 			pte_t pte;
 
@@ -95,7 +129,7 @@ static int cpu_rw(struct uhmm_mm *mm, unsigned long addr, void *buf, size_t len,
 		unsigned long off = addr & ~PAGE_MASK;
 		struct copy_arg c = { b, off, UHMM_MIN(PAGE_SIZE - off, end - addr), write };
 
-		r = access_page(mm, addr & PAGE_MASK, write, copy_fn, &c);
+		r = access_page(mm, addr & PAGE_MASK, write, false, copy_fn, &c);
 		addr += c.len;
 		b += c.len;
 	}
@@ -133,7 +167,7 @@ int uhmm_pin_user_pages(struct uhmm_mm *mm, unsigned long addr, unsigned long np
 	uhmm_mmap_read_lock(mm);
 	r = check_access(mm, addr, end, write);
 	for (i = 0; !r && i < npages; i++)
-		r = access_page(mm, addr + i * PAGE_SIZE, write, pin_fn, &pages[i]);
+		r = access_page(mm, addr + i * PAGE_SIZE, write, true, pin_fn, &pages[i]);
 	uhmm_mmap_read_unlock(mm);
 	if (r && i)
 		uhmm_unpin_user_pages(pages, r ? i - 1 : i);
@@ -159,6 +193,31 @@ void uhmm_unpin_user_pages(struct uhmm_page **pages, unsigned long npages)
 }
 
 /* --------------------------------------------------------------- queries */
+/* A huge page at @addr: the frame mapped there, order 9, the head's counts (as hmm_range_fault reports it). */
+static bool query_huge_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_info *info)
+{
+	pmd_t *pmd = pmd_offset_alloc(mm, addr, false);
+	struct uhmm_page *head;
+	pmdval_t v;
+
+	if (!pmd || !pmd_leaf(v = pmdp_get(pmd)))
+		return false;
+	head = huge_pmd_get_page(mm, pmd, v);
+	if (!head)
+		return false;	/* split or zapped meanwhile: the base-page answer is current */
+	info->kind = UHMM_PTE_PRESENT;
+	info->pfn = pmd_pfn(v) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
+	info->order = HPAGE_ORDER;
+	info->write = v & PTE_WRITE;
+	info->dirty = v & PTE_DIRTY;
+	info->young = v & PTE_YOUNG;
+	info->soft_dirty = v & PTE_SOFT_DIRTY;
+	info->refcount = atomic_load(&head->refcount) - 1;	/* not counting ours */
+	info->mapcount = atomic_load(&head->mapcount);
+	page_put(head);
+	return true;
+}
+
 int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_info *info)
 {
 	struct pt_leaf *leaf;
@@ -177,6 +236,10 @@ int uhmm_mm_query_pte(struct uhmm_mm *mm, unsigned long addr, struct uhmm_pte_in
 	 */
 	if (!uhmm_mm_get_not_zero(mm))
 		return 0;	/* exited: nothing mapped */
+	if (query_huge_pte(mm, addr, info)) {
+		uhmm_mm_put(mm);
+		return 0;
+	}
 	leaf = pt_walk(mm, addr & PAGE_MASK, false);
 	if (leaf) {
 		ptl_lock(leaf);
@@ -242,13 +305,18 @@ static inline unsigned pte_kind(pte_t pte)
 /* A lockless snapshot of one leaf table: every entry is an atomic, none is followed. */
 static int count_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long next, struct mm_walk *walk)
 {
-	struct pt_leaf *leaf = pmd_pgtable(pmdp_get(pmd));
+	pmdval_t v = pmdp_get(pmd);
+	struct pt_leaf *leaf = pmd_pgtable(v);
 	unsigned long *counts = walk->private;
 	unsigned i = pte_index(addr), last = i + (unsigned)((next - addr) >> PAGE_SHIFT);
 
+	walk->action = ACTION_CONTINUE;
+	if (pmd_leaf(v)) {	/* a huge page: 512 present entries' worth */
+		counts[UHMM_PTE_PRESENT] += last - i;
+		return 0;
+	}
 	for (; i < last; i++)
 		counts[pte_kind(atomic_load_explicit(&leaf->pte[i], memory_order_relaxed))]++;
-	walk->action = ACTION_CONTINUE;
 	return 0;
 }
 

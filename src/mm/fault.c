@@ -202,6 +202,8 @@ static int do_handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned
 {
 	bool write = fault_flags & FAULT_FLAG_WRITE;
 	struct pt_leaf *leaf;
+	pmd_t *pmd;
+	pmdval_t v;
 	pte_t pte;
 
 	addr &= PAGE_MASK;
@@ -209,9 +211,23 @@ static int do_handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned
 		return -EFAULT;
 	if (write && !(vma->flags & VM_WRITE))
 		return -EFAULT;
+	pmd = pmd_offset_alloc(mm, addr, true);
+	if (!pmd)
+		return -ENOMEM;
+	v = pmdp_get(pmd);
+	if (pmd_none(v) && thp_vma_allowable(vma, addr)) {
+		int r = do_huge_pmd_anonymous_page(mm, vma, addr, pmd);
+
+		if (r != THP_FALLBACK)
+			return r;
+	} else if (pmd_leaf(v)) {
+		if (!write || pmd_write(v))
+			return 0;	/* the huge page satisfies the access */
+		split_huge_pmd(mm, pmd);	/* write-protected: break it, then as a base page */
+	}
 	leaf = pt_walk(mm, addr, true);
 	if (!leaf)
-		return -ENOMEM;
+		return pmd_leaf(pmdp_get(pmd)) ? 0 : -ENOMEM;	/* a huge page raced in: re-walk */
 	pte = pte_get(leaf, addr);
 	if (pte_none(pte)) {
 		if (vma_is_anonymous(vma))

@@ -107,9 +107,17 @@ struct copy_walk {
 static int copy_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
 {
 	struct copy_walk *c = walk->private;
-	struct pt_leaf *sl = pmd_pgtable(pmdp_get(pmd)), *dl = pt_walk(c->dst_mm, addr, true);
+	struct pt_leaf *sl, *dl;
 	int r = 0;
 
+	if (pmd_leaf(pmdp_get(pmd))) {
+		/* uhmm does not share huge pages across fork: the parent's is split, then copied as PTEs */
+		split_huge_pmd(walk->mm, pmd);
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	sl = pmd_pgtable(pmdp_get(pmd));
+	dl = pt_walk(c->dst_mm, addr, true);
 	walk->action = ACTION_CONTINUE;
 	if (!dl)
 		return -ENOMEM;

@@ -2,9 +2,62 @@
  *
  * Counterpart of mm/madvise.c. MADV_DONTNEED emits a CLEAR invalidation per
  * VMA and drops the pages: private memory reads back as zeroes, shmem keeps
- * its contents. Left out: MADV_FREE's lazy semantics, THP hints.
+ * its contents. MADV_HUGEPAGE / MADV_NOHUGEPAGE mark VMAs for transparent
+ * huge pages (mm/huge_memory.c). Left out: MADV_FREE, MADV_COLLAPSE.
  */
 #include "mm/mm_internal.h"
+
+/* -ENOMEM unless [start, end) is covered by VMAs without a hole. */
+static int madvise_check_covered(struct uhmm_mm *mm, unsigned long start, unsigned long end)
+{
+	unsigned long addr;
+
+	for (addr = start; addr < end;) {
+		struct uhmm_vma *v = find_vma(mm, addr);
+
+		if (!v || v->start > addr)
+			return -ENOMEM;
+		addr = v->end;
+	}
+	return 0;
+}
+
+/*
+ * MADV_HUGEPAGE / MADV_NOHUGEPAGE: set the VMA flag over the range, splitting
+ * VMAs at its ends as Linux's madvise_update_vma (mmap write lock). The
+ * flags decide later faults; huge pages already mapped stay as they are.
+ */
+static int madvise_hugepage(struct uhmm_mm *mm, unsigned long start, unsigned long end, int advice)
+{
+	unsigned long set = advice == MADV_HUGEPAGE ? VM_HUGEPAGE : VM_NOHUGEPAGE;
+	unsigned long clear = advice == MADV_HUGEPAGE ? VM_NOHUGEPAGE : VM_HUGEPAGE;
+	struct uhmm_vma *v;
+	int r;
+
+	uhmm_mmap_write_lock(mm);
+	r = madvise_check_covered(mm, start, end);
+	if (r)
+		goto out;
+	v = find_vma(mm, start);
+	if (v->start < start) {
+		r = vma_split(mm, v, start);
+		if (r)
+			goto out;
+		v = vma_next(v);
+	}
+	while (v && v->start < end) {
+		if (v->end > end) {
+			r = vma_split(mm, v, end);
+			if (r)
+				goto out;
+		}
+		v->flags = (v->flags & ~clear) | set;
+		v = vma_next(vma_try_merge(mm, v));
+	}
+out:
+	uhmm_mmap_write_unlock(mm);
+	return r;
+}
 
 int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice)
 {
@@ -25,17 +78,11 @@ int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice
 	end = start + ((len + PAGE_SIZE - 1) & PAGE_MASK);
 	if (end <= start)
 		return -EINVAL;
+	if (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE)
+		return madvise_hugepage(mm, start, end, advice);
 	uhmm_mmap_read_lock(mm);
-	for (addr = start; addr < end;) {
-		struct uhmm_vma *v = find_vma(mm, addr);
-
-		if (!v || v->start > addr) {
-			r = -ENOMEM;
-			goto out;
-		}
-		addr = v->end;
-	}
-	if (advice != MADV_DONTNEED)
+	r = madvise_check_covered(mm, start, end);
+	if (r || advice != MADV_DONTNEED)
 		goto out;
 	for (addr = start; addr < end;) {
 		struct uhmm_vma *v = find_vma(mm, addr);

@@ -44,8 +44,21 @@ static struct uhmm_page *zap_one(struct uhmm_mm *mm, pte_t pte)
  */
 static int zap_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
 {
-	struct pt_leaf *leaf = pmd_pgtable(pmdp_get(pmd));
+	pmdval_t v = pmdp_get(pmd);
+	struct pt_leaf *leaf = pmd_pgtable(v);
 	struct uhmm_page *batch[ZAP_BATCH];
+
+	if (pmd_leaf(v)) {
+		/* the whole huge page goes at once; a part of it is split first, then zapped as PTEs */
+		if (end - addr == PMD_SIZE) {
+			if (!zap_huge_pmd(walk->mm, pmd))
+				walk->action = ACTION_AGAIN;
+		} else {
+			split_huge_pmd(walk->mm, pmd);
+			walk->action = ACTION_AGAIN;
+		}
+		return 0;
+	}
 
 	while (addr < end) {
 		unsigned n = 0, i;

@@ -38,8 +38,15 @@ static bool segment_empty(struct pt_leaf *src, unsigned long addr, unsigned long
 static int prealloc_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
 {
 	struct move_walk *mv = walk->private;
-	struct pt_leaf *src = pmd_pgtable(pmdp_get(pmd));
+	pmdval_t v = pmdp_get(pmd);
+	struct pt_leaf *src = pmd_pgtable(v);
 
+	if (pmd_leaf(v)) {
+		/* entries move one by one: split a huge page first */
+		split_huge_pmd(walk->mm, pmd);
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
 	walk->action = ACTION_CONTINUE;
 	for (; addr < end; addr = move_segment_end(addr, end, mv->delta))
 		if (!segment_empty(src, addr, move_segment_end(addr, end, mv->delta)) &&
@@ -51,8 +58,15 @@ static int prealloc_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end,
 static int move_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
 {
 	struct move_walk *mv = walk->private;
-	struct pt_leaf *src = pmd_pgtable(pmdp_get(pmd));
+	pmdval_t v = pmdp_get(pmd);
+	struct pt_leaf *src = pmd_pgtable(v);
 
+	if (pmd_leaf(v)) {
+		/* entries move one by one: split a huge page first */
+		split_huge_pmd(walk->mm, pmd);
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
 	walk->action = ACTION_CONTINUE;
 	while (addr < end) {
 		unsigned long seg_end = move_segment_end(addr, end, mv->delta), a;

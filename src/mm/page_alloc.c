@@ -46,10 +46,13 @@ int uhmm_system_create(const struct uhmm_system_opts *opts, struct uhmm_system *
 	ram &= PAGE_MASK;
 	if (ram / PAGE_SIZE < MIN_RAM_PAGES || ram > MAX_RAM)
 		return -EINVAL;
+	if (opts && (opts->thp < UHMM_THP_MADVISE || opts->thp > UHMM_THP_NEVER))
+		return -EINVAL;
 	sys = uhmm_calloc(1, sizeof(*sys));
 	if (!sys)
 		return -ENOMEM;
 	sys->nr_ram = ram / PAGE_SIZE;
+	sys->thp = opts ? opts->thp : UHMM_THP_MADVISE;
 	sys->ram = uhmm_mmap_reserve(ram);
 	if (sys->ram == MAP_FAILED)
 		goto fail_sys;

@@ -4,8 +4,9 @@
  * range, report empty upper entries as holes of their whole span, and hand
  * each leaf table to pmd_entry and/or its PTEs, under the PTL, to pte_entry.
  * Tables are never freed before exit, so walking them needs no lock above
- * the leaf. Left out: PUD/PMD leaves (no huge pages yet), page-table
- * allocation (faults use pt_walk), the kernel's VMA-lock modes.
+ * the leaf. A huge PMD goes to pmd_entry as it is, and is split before its
+ * PTEs go to pte_entry. Left out: PUD leaves, page-table allocation (faults
+ * use pt_walk), the kernel's VMA-lock modes.
  */
 #include "mm/pagewalk.h"
 
@@ -52,8 +53,16 @@ again:
 				err = ops->pmd_entry(pmd, addr, next, walk);
 			if (!err && walk->action == ACTION_AGAIN)
 				goto again;
-			if (!err && walk->action == ACTION_SUBTREE && ops->pte_entry)
-				err = walk_pte_range(pmd_pgtable(v), addr, next, walk);
+			if (!err && walk->action == ACTION_SUBTREE && ops->pte_entry) {
+				v = pmdp_get(pmd);
+				if (pmd_leaf(v)) {
+					/* PTE callbacks need PTEs: split the huge page, as the kernel's walker does */
+					split_huge_pmd(walk->mm, pmd);
+					goto again;
+				}
+				if (!pmd_none(v))
+					err = walk_pte_range(pmd_pgtable(v), addr, next, walk);
+			}
 		}
 		if (err)
 			return err;

@@ -33,8 +33,10 @@ struct mm_walk;
  * own "stop here" code) - except test_walk, whose positive return only skips
  * the VMA.
  *
- * pmd_entry   a present PMD entry over [addr, next); pmd_pgtable() gives the
- *             leaf table. Called without the PTL: take it if entries change.
+ * pmd_entry   a present PMD entry over [addr, next): a leaf table
+ *             (pmd_pgtable()) or a huge page (pmd_leaf()), which the callback
+ *             handles or splits (then ACTION_AGAIN). Called without the PTL.
+ *             Without a pmd_entry, a huge page is split before pte_entry.
  * pte_entry   one PTE, called with its table's PTL held (walk->ptl_leaf).
  * pte_hole    [addr, next) has no page table at @depth (WALK_DEPTH_*), or no
  *             VMA at all (WALK_DEPTH_NO_VMA, walk->vma NULL).

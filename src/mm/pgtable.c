@@ -3,7 +3,8 @@
  * Counterpart of the pgd/pud/pmd/pte allocation in mm/memory.c. Upper levels
  * are populated with a compare-and-swap so concurrent faults never take a
  * lock above the leaf; tables are only freed with the mm, which is what lets
- * hmm_range_fault walk them without locks. Left out: PMD/PUD leaves (THP).
+ * hmm_range_fault walk them without locks. A PMD entry is a table or a huge
+ * page (mm/huge_memory.c). Left out: PUD leaves.
  */
 #include <string.h>
 
@@ -23,38 +24,71 @@ static struct pt_leaf *leaf_alloc(void)
 	return l;
 }
 
-/* Get or install the child of @dir at @idx. */
-static void *dir_child(struct pt_dir *dir, unsigned idx, bool allocate, bool leaf)
+/* Get or install the upper-level table below @dir at @idx. */
+static struct pt_dir *dir_child(struct pt_dir *dir, unsigned idx, bool allocate)
 {
 	uintptr_t cur = atomic_load_explicit(&dir->e[idx], memory_order_acquire);
-	void *fresh;
+	struct pt_dir *fresh;
 
 	if (cur || !allocate)
-		return (void *)cur;
-	fresh = leaf ? (void *)leaf_alloc() : (void *)dir_alloc();
+		return (struct pt_dir *)cur;
+	fresh = dir_alloc();
 	if (!fresh)
 		return NULL;
 	/* release pairs with the acquire loads of walkers: they see a zeroed, initialised table. */
 	if (atomic_compare_exchange_strong_explicit(&dir->e[idx], &cur, (uintptr_t)fresh, memory_order_acq_rel,
 						    memory_order_acquire))
 		return fresh;
-	if (leaf)
-		pthread_mutex_destroy(&((struct pt_leaf *)fresh)->ptl);
 	free(fresh);
-	return (void *)cur;
+	return (struct pt_dir *)cur;
+}
+
+pmd_t *pmd_offset_alloc(struct uhmm_mm *mm, unsigned long addr, bool allocate)
+{
+	struct pt_dir *pud, *pmd;
+
+	pud = dir_child(mm->pgd, pt_index(addr, PT_SHIFT_PGD), allocate);
+	if (!pud)
+		return NULL;
+	pmd = dir_child(pud, pt_index(addr, PT_SHIFT_PUD), allocate);
+	if (!pmd)
+		return NULL;
+	return &pmd->e[pt_index(addr, PT_SHIFT_PMD)];
+}
+
+struct pt_leaf *pt_leaf_alloc(void)
+{
+	return leaf_alloc();
+}
+
+void pt_leaf_free(struct pt_leaf *l)
+{
+	pthread_mutex_destroy(&l->ptl);
+	free(l);
 }
 
 struct pt_leaf *pt_walk(struct uhmm_mm *mm, unsigned long addr, bool allocate)
 {
-	struct pt_dir *pud, *pmd;
+	pmd_t *pmd = pmd_offset_alloc(mm, addr, allocate);
+	pmdval_t v;
+	struct pt_leaf *fresh;
 
-	pud = dir_child(mm->pgd, pt_index(addr, PT_SHIFT_PGD), allocate, false);
-	if (!pud)
-		return NULL;
-	pmd = dir_child(pud, pt_index(addr, PT_SHIFT_PUD), allocate, false);
 	if (!pmd)
 		return NULL;
-	return dir_child(pmd, pt_index(addr, PT_SHIFT_PMD), allocate, true);
+	v = pmdp_get(pmd);
+	if (pmd_leaf(v))
+		return NULL;	/* a huge page maps the whole 2 MiB: no table */
+	if (v || !allocate)
+		return pmd_pgtable(v);
+	fresh = leaf_alloc();
+	if (!fresh)
+		return NULL;
+	/* release pairs with the acquire loads of walkers: they see a zeroed, initialised table */
+	if (atomic_compare_exchange_strong_explicit(pmd, &v, (pmdval_t)fresh, memory_order_acq_rel,
+						    memory_order_acquire))
+		return fresh;
+	pt_leaf_free(fresh);
+	return pmd_leaf(v) ? NULL : pmd_pgtable(v);	/* another fault's table, or a huge page */
 }
 
 static void free_level(struct pt_dir *dir, int level)
@@ -67,8 +101,9 @@ static void free_level(struct pt_dir *dir, int level)
 		if (!child)
 			continue;
 		if (level == 2) {
-			pthread_mutex_destroy(&((struct pt_leaf *)child)->ptl);
-			free(child);
+			/* exit zapped every huge page first: only tables are left */
+			if (!UHMM_WARN_ON(pmd_leaf((pmdval_t)child)))
+				pt_leaf_free(child);
 		} else {
 			free_level(child, level - 1);
 		}

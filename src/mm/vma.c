@@ -284,6 +284,9 @@ int vma_split(struct uhmm_mm *mm, struct uhmm_vma *v, unsigned long addr)
 	struct uhmm_vma *n;
 
 	UHMM_BUG_ON(addr <= v->start || addr >= v->end || !PAGE_ALIGNED(addr));
+	/* a huge page cannot straddle two VMAs (vma_adjust_trans_huge) */
+	if (addr & ~PMD_MASK)
+		split_huge_pmd_address(mm, addr);
 	n = vma_alloc(mm, addr, v->end, v->flags, vma_page_index(v, addr), m);
 	if (!n)
 		return -ENOMEM;

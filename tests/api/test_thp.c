@@ -1,0 +1,362 @@
+/* tests/api/test_thp.c - transparent huge pages through the public API.
+ *
+ * A fault in an eligible, aligned 2 MiB range of a private anonymous VMA maps
+ * one huge page (order 9 in uhmm_mm_query_pte and hmm_range_fault, 512
+ * present entries for uhmm_mm_count_ptes, 512 frames used); the three THP
+ * modes and MADV_(NO)HUGEPAGE decide eligibility; a failed 2 MiB allocation
+ * falls back to base pages; partial munmap, mprotect, MADV_DONTNEED, mremap,
+ * fork, GUP pins, device-exclusive and migration split it with the data
+ * intact and the events Linux emits; a full-range unmap frees the block whole.
+ * Usage: test_thp [--list | CASE].
+ */
+#include "common/mm_helpers.h"
+#include "common/testdev.h"
+
+#include <string.h>
+
+#define HPAGE (2UL << 20)
+#define NR (HPAGE / PG)
+#define BASE (64UL << 30)	/* 2 MiB aligned, far from other mappings */
+#define RAM (32UL << 20)
+
+static struct uhmm_system *thp_system(enum uhmm_thp_mode mode)
+{
+	struct uhmm_system_opts o = { .ram_bytes = RAM, .thp = mode };
+	struct uhmm_system *sys = NULL;
+
+	assert_int_equal(uhmm_system_create(&o, &sys), 0);
+	return sys;
+}
+
+/* Two huge pages' worth at BASE, advised MADV_HUGEPAGE when @advise. */
+static void map_huge(struct uhmm_mm *mm, unsigned long len, bool advise)
+{
+	mh_mmap(mm, BASE, len, MH_RW, MH_PRIV | MAP_FIXED);
+	if (advise)
+		mh_assert_ret(uhmm_madvise(mm, BASE, len, MADV_HUGEPAGE), 0);
+}
+
+static void assert_huge(struct uhmm_mm *mm, unsigned long addr)
+{
+	struct uhmm_pte_info pi = mh_pte(mm, addr), head = mh_pte(mm, addr & ~(HPAGE - 1));
+
+	assert_int_equal(pi.kind, UHMM_PTE_PRESENT);
+	assert_int_equal(pi.order, 9);
+	assert_int_equal(pi.pfn, head.pfn + ((addr & (HPAGE - 1)) / PG));
+	assert_int_equal(head.pfn % NR, 0);
+	assert_int_equal(head.mapcount, 1);
+}
+
+static void assert_base(struct uhmm_mm *mm, unsigned long addr)
+{
+	struct uhmm_pte_info pi = mh_pte(mm, addr);
+
+	assert_int_equal(pi.kind, UHMM_PTE_PRESENT);
+	assert_int_equal(pi.order, 0);
+}
+
+static void test_write_fault_maps_huge_page(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_MADVISE);
+	struct uhmm_mm *mm = mh_mm(sys);
+	unsigned long counts[6];
+
+	(void)state;
+	map_huge(mm, HPAGE, true);
+	mh_write(mm, BASE + 5 * PG + 3, 100, 1);
+	assert_huge(mm, BASE);
+	assert_huge(mm, BASE + HPAGE - PG);
+	assert_true(mh_pte(mm, BASE).write);
+	assert_int_equal(mh_used_pages(sys), 1 + NR);
+	assert_int_equal(uhmm_mm_count_ptes(mm, BASE, BASE + HPAGE, counts), 0);
+	assert_int_equal(counts[UHMM_PTE_PRESENT], NR);
+	mh_check(mm, BASE + 5 * PG + 3, 100, 1);
+	mh_check_zero(mm, BASE, 5 * PG);	/* the rest of the huge page is zeroed */
+	mh_check_zero(mm, BASE + 6 * PG, HPAGE - 6 * PG);
+	/* a full-range unmap frees the 2 MiB block whole */
+	mh_assert_ret(uhmm_munmap(mm, BASE, HPAGE), 0);
+	assert_int_equal(mh_used_pages(sys), 1);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
+/* MADVISE needs the advice; ALWAYS does not but honours NOHUGEPAGE; NEVER never; unaligned ranges never. */
+static void test_modes_and_advice(void **state)
+{
+	struct uhmm_system *sys;
+	struct uhmm_mm *mm;
+
+	(void)state;
+	sys = thp_system(UHMM_THP_MADVISE);
+	mm = mh_mm(sys);
+	map_huge(mm, HPAGE, false);
+	mh_write(mm, BASE, 1, 1);
+	assert_base(mm, BASE);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+
+	sys = thp_system(UHMM_THP_ALWAYS);
+	mm = mh_mm(sys);
+	map_huge(mm, 2 * HPAGE, false);
+	mh_assert_ret(uhmm_madvise(mm, BASE + HPAGE, HPAGE, MADV_NOHUGEPAGE), 0);
+	mh_write(mm, BASE, 1, 1);
+	mh_write(mm, BASE + HPAGE, 1, 1);
+	assert_huge(mm, BASE);
+	assert_base(mm, BASE + HPAGE);
+	/* a VMA that does not cover an aligned 2 MiB range gets base pages */
+	mh_mmap(mm, BASE + 8 * HPAGE + PG, HPAGE, MH_RW, MH_PRIV | MAP_FIXED);
+	mh_write(mm, BASE + 8 * HPAGE + PG, 1, 1);
+	assert_base(mm, BASE + 8 * HPAGE + PG);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+
+	sys = thp_system(UHMM_THP_NEVER);
+	mm = mh_mm(sys);
+	map_huge(mm, HPAGE, true);
+	mh_write(mm, BASE, 1, 1);
+	assert_base(mm, BASE);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+
+	/* bad input changes nothing */
+	{
+		struct uhmm_system_opts o = { .ram_bytes = RAM, .thp = (enum uhmm_thp_mode)7 };
+		struct uhmm_system *bad = NULL;
+
+		assert_int_equal(uhmm_system_create(&o, &bad), -EINVAL);
+		assert_null(bad);
+	}
+}
+
+/* No 2 MiB block: the fault falls back to a base page, as Linux's. */
+static void test_fallback_when_no_block(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys);
+
+	(void)state;
+	map_huge(mm, HPAGE, false);
+	uhmm_fail_huge_alloc(1);
+	mh_write(mm, BASE, PG, 2);
+	uhmm_fail_huge_alloc(0);
+	assert_base(mm, BASE);
+	assert_int_equal(mh_used_pages(sys), 2);
+	mh_check(mm, BASE, PG, 2);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
+/* Partial munmap, mprotect, MADV_DONTNEED and mremap split the huge page; the data stays. */
+static void test_partial_operations_split(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys);
+	unsigned long out;
+
+	(void)state;
+	map_huge(mm, 4 * HPAGE, false);
+	mh_write(mm, BASE, 4 * HPAGE, 3);
+	assert_huge(mm, BASE);
+	assert_huge(mm, BASE + 3 * HPAGE);
+
+	/* munmap of one page: one UNMAP of that page, the rest stays mapped as base pages */
+	mh_assert_ret(uhmm_munmap(mm, BASE + 7 * PG, PG), 0);
+	assert_base(mm, BASE);
+	assert_int_equal(mh_pte(mm, BASE + 7 * PG).kind, UHMM_PTE_NONE);
+	mh_check(mm, BASE, 7 * PG, 3);
+	mh_check(mm, BASE + 8 * PG, HPAGE - 8 * PG, 3);
+	assert_int_equal(mh_used_pages(sys), 1 + 4 * NR - 1);
+
+	/* mprotect of a part: split, the part read-only */
+	mh_assert_ret(uhmm_mprotect(mm, BASE + HPAGE, 4 * PG, PROT_READ), 0);
+	assert_base(mm, BASE + HPAGE + 4 * PG);
+	assert_false(mh_pte(mm, BASE + HPAGE).write);
+	assert_true(mh_pte(mm, BASE + HPAGE + 4 * PG).write);
+	mh_check(mm, BASE + HPAGE, HPAGE, 3);
+
+	/* MADV_DONTNEED of a part: those pages read back as zeroes */
+	mh_assert_ret(uhmm_madvise(mm, BASE + 2 * HPAGE + 10 * PG, 2 * PG, MADV_DONTNEED), 0);
+	mh_check_zero(mm, BASE + 2 * HPAGE + 10 * PG, 2 * PG);
+	mh_check(mm, BASE + 2 * HPAGE + 12 * PG, HPAGE - 12 * PG, 3);
+
+	/* mremap of the last huge page to an unaligned place moves the data */
+	mh_assert_ret(uhmm_mremap(mm, BASE + 3 * HPAGE, HPAGE, HPAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
+				  BASE + 9 * HPAGE + PG, &out), 0);
+	assert_int_equal(out, BASE + 9 * HPAGE + PG);
+	mh_check_at(mm, out, BASE + 3 * HPAGE, HPAGE, 3);
+	assert_base(mm, out);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
+/* fork splits the parent's huge page (uhmm does not share it); both sides keep their data. */
+static void test_fork(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys), *child;
+
+	(void)state;
+	map_huge(mm, HPAGE, false);
+	mh_write(mm, BASE, HPAGE, 4);
+	assert_huge(mm, BASE);
+	child = mh_fork(mm);
+	assert_base(mm, BASE);
+	assert_base(child, BASE);
+	assert_false(mh_pte(mm, BASE).write);
+	mh_check(child, BASE, HPAGE, 4);
+	mh_write(child, BASE, PG, 5);	/* COW in the child only */
+	mh_check(mm, BASE, HPAGE, 4);
+	mh_check(child, BASE, PG, 5);
+	uhmm_mm_put(child);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
+/* hmm_range_fault reports a huge page with map order 9; a pin splits it. */
+static void test_range_fault_order_and_pin(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys);
+	struct testdev_recorder rec = { 0 };
+	struct uhmm_page *pinned;
+	unsigned long pfns[4], head, i;
+	struct uhmm_range r;
+	int ret;
+
+	(void)state;
+	map_huge(mm, HPAGE, false);
+	assert_int_equal(testdev_rec_insert(&rec, mm, BASE, HPAGE), 0);
+	memset(&r, 0, sizeof(r));
+	r.notifier = &rec.sub;
+	r.start = BASE + 100 * PG;
+	r.end = r.start + 4 * PG;
+	r.hmm_pfns = pfns;
+	r.default_flags = UHMM_PFN_REQ_FAULT | UHMM_PFN_REQ_WRITE;
+	do {
+		r.notifier_seq = uhmm_mmu_interval_read_begin(r.notifier);
+		uhmm_mmap_read_lock(mm);
+		ret = uhmm_range_fault(&r);
+		uhmm_mmap_read_unlock(mm);
+	} while (ret == -EBUSY);
+	assert_int_equal(ret, 0);
+	head = mh_pte(mm, BASE).pfn;
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(uhmm_pfn_to_map_order(pfns[i]), 9);
+		assert_int_equal(uhmm_pfn_to_pfn(pfns[i]), head + 100 + i);
+		assert_true(pfns[i] & UHMM_PFN_WRITE);
+	}
+	assert_huge(mm, BASE);
+	/* a pin needs a page of its own: the huge page is split, the pinned frame stays the same */
+	mh_assert_ret(uhmm_pin_user_pages(mm, BASE + 100 * PG, 1, true, &pinned), 0);
+	assert_base(mm, BASE + 100 * PG);
+	assert_int_equal(uhmm_page_to_pfn(pinned), head + 100);
+	assert_int_equal(uhmm_page_refcount(pinned), 2);
+	uhmm_unpin_user_pages(&pinned, 1);
+	testdev_rec_remove(&rec);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
+/* Migration of a range holding a huge page splits it and migrates base pages both ways. */
+static void test_migrate_splits(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys);
+	struct testdev *dev;
+	unsigned long cpages, migrated;
+
+	(void)state;
+	assert_int_equal(testdev_create(sys, UHMM_MEMORY_DEVICE_PRIVATE, 64, &dev), 0);
+	map_huge(mm, HPAGE, false);
+	mh_write(mm, BASE, HPAGE, 6);
+	assert_huge(mm, BASE);
+	assert_int_equal(testdev_migrate_to_device(dev, mm, BASE + 16 * PG, 32, &cpages, &migrated), 0);
+	assert_int_equal(cpages, 32);
+	assert_int_equal(migrated, 32);
+	assert_int_equal(mh_pte(mm, BASE + 16 * PG).kind, UHMM_PTE_DEVICE_PRIVATE);
+	assert_base(mm, BASE);
+	mh_check(mm, BASE, HPAGE, 6);	/* CPU faults bring the device pages back */
+	assert_base(mm, BASE + 16 * PG);
+	uhmm_mm_put(mm);
+	testdev_destroy(dev);
+	mh_system_done(sys);
+}
+
+/* The whole huge page zapped by MADV_DONTNEED: one CLEAR, the block freed whole, zeroes after. */
+static void test_dontneed_whole(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys);
+
+	(void)state;
+	map_huge(mm, HPAGE, false);
+	mh_write(mm, BASE, HPAGE, 7);
+	mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, MADV_DONTNEED), 0);
+	assert_int_equal(mh_pte(mm, BASE).kind, UHMM_PTE_NONE);
+	assert_int_equal(mh_used_pages(sys), 1);
+	mh_check_zero(mm, BASE, HPAGE);	/* a read fault: a new (zeroed) huge page */
+	assert_huge(mm, BASE);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
+/* Two threads: one reads and writes a huge page while the other splits and zaps parts of it. */
+struct racer {
+	struct uhmm_mm *mm;
+	int rounds;
+};
+
+static void *cpu_thread(void *arg)
+{
+	struct racer *r = arg;
+	unsigned char buf[64];
+
+	for (int i = 0; i < r->rounds; i++) {
+		memset(buf, i, sizeof(buf));
+		if (uhmm_cpu_write(r->mm, BASE + (unsigned long)(i % 500) * PG, buf, sizeof(buf)))
+			return (void *)1;
+		if (uhmm_cpu_read(r->mm, BASE + HPAGE - PG, buf, sizeof(buf)))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_threads_split_while_accessed(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys);
+	struct racer r = { mm, 2000 };
+	pthread_t t;
+	void *ret;
+
+	(void)state;
+	map_huge(mm, HPAGE, false);
+	assert_int_equal(pthread_create(&t, NULL, cpu_thread, &r), 0);
+	for (int i = 0; i < 50; i++) {
+		mh_assert_ret(uhmm_madvise(mm, BASE + 300 * PG, PG, MADV_DONTNEED), 0);	/* splits */
+		mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, MADV_DONTNEED), 0);	/* zaps whatever is there */
+	}
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_null(ret);
+	mh_assert_ret(uhmm_munmap(mm, BASE, HPAGE), 0);
+	assert_int_equal(mh_used_pages(sys), 1);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_write_fault_maps_huge_page),
+	cmocka_unit_test(test_modes_and_advice),
+	cmocka_unit_test(test_fallback_when_no_block),
+	cmocka_unit_test(test_partial_operations_split),
+	cmocka_unit_test(test_fork),
+	cmocka_unit_test(test_range_fault_order_and_pin),
+	cmocka_unit_test(test_migrate_splits),
+	cmocka_unit_test(test_dontneed_whole),
+	cmocka_unit_test(test_threads_split_while_accessed),
+};
+
+int main(int argc, char **argv)
+{
+	return testdev_run("test_thp", tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}
