@@ -233,7 +233,10 @@ __attribute__((unused)) static void bench_row(const struct bench_opts *o, const 
 		snprintf(b, sizeof(b), "%.*f %s", baseline >= 100 ? 0 : baseline >= 10 ? 1 : 2, baseline, unit);
 	else
 		snprintf(b, sizeof(b), "-");
-	snprintf(r, sizeof(r), "%.2fx", ratio);
+	if (baseline > 0 || ratio != 0)
+		snprintf(r, sizeof(r), "%.2fx", ratio);
+	else
+		snprintf(r, sizeof(r), "-");	/* a figure on its own */
 	printf(BENCH_ROW_FMT, subject, param, v, b, r, goal ? goal : "-",
 	       verdict == BENCH_PASS ? "PASS" : verdict == BENCH_MISS ? "MISS" : "-");
 	bench_csv_row(o, subject, param, value, baseline, ratio);

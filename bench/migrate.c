@@ -13,7 +13,14 @@
  * direction timed separately. Baseline, same run: memcpy of N 4 KiB pages
  * between two pre-faulted buffers in the same batch order, each batch's
  * memcpy run next to its migration. Goal: uhmm throughput >= 0.70 of
- * memcpy's (GB/s from the median batch of each pass).
+ * memcpy's (GB/s from the median batch of each pass). A second table splits
+ * a batch's time into its phases (setup = collect and unmap, the driver's
+ * allocation and copy, pages, finalize), per page, medians over the timed
+ * batches. A third row (issue 9 section 4) migrates the same 512 pages
+ * there and back once as one batch and once as 512 one-page migrations:
+ * the per-page cost of the batch over that of a single page shows whether
+ * the fixed costs (notifier dispatch, VMA lookup, locks) are paid once per
+ * batch; goal <= 0.10.
  */
 #include <pthread.h>
 
@@ -33,6 +40,7 @@ static struct {
 	struct uhmm_page **free_list;	/* a ring of nr_pages slots: freed at the tail, allocated at the head */
 	unsigned long nr_pages, free_head, nr_free;
 	unsigned long to_ram_faults;	/* migrate_to_ram calls */
+	bool skip_copy;			/* allocate destinations but copy nothing (measures uhmm alone) */
 } dev;
 
 static void *dev_bytes(struct uhmm_page *dpage)
@@ -94,7 +102,7 @@ static unsigned long dev_alloc_and_copy_to_ram(struct uhmm_migrate_vma *args)
 			memcpy(uhmm_page_address(rpage), dev_bytes(spage), BENCH_PAGE);
 		args->dst[i] = uhmm_migrate_pfn(uhmm_page_to_pfn(rpage)) | UHMM_MIGRATE_PFN_WRITE;
 	}
-	for (i = 0; i < args->npages && !interleaved; i++) {
+	for (i = 0; i < args->npages && !interleaved && !dev.skip_copy; i++) {
 		if (!args->dst[i])
 			continue;
 		memcpy(uhmm_page_address(uhmm_migrate_pfn_to_page(dev.sys, args->dst[i])),
@@ -168,6 +176,44 @@ static void dev_destroy(void)
 	free(dev.mem);
 }
 
+/* ------------------------------------------------------- phase timings */
+enum { PH_SETUP, PH_DRIVER, PH_PAGES, PH_FINALIZE, NR_PHASES };
+static const char *const phase_name[NR_PHASES] = { "setup (collect+unmap)", "driver alloc+copy", "pages",
+						   "finalize" };
+#define PHASE_SAMPLES 4096
+
+/* With @on, every migration times its phases: one sample per batch, ns per page, by direction (0: to device). */
+static struct {
+	bool on;
+	int n[2];
+	double v[2][NR_PHASES][PHASE_SAMPLES];
+} phases;
+
+static void phase_record(int dir, const uint64_t *t, unsigned long npages)
+{
+	int k, i = phases.n[dir];
+
+	if (i >= PHASE_SAMPLES)
+		return;
+	for (k = 0; k < NR_PHASES; k++)
+		phases.v[dir][k][i] = (double)(t[k + 1] - t[k]) / (double)npages;
+	phases.n[dir]++;
+}
+
+/* Median of the first @n samples (n may exceed BENCH_MAX_ROUNDS). */
+static double phase_median(const double *v, int n)
+{
+	double *tmp = malloc((size_t)(n ? n : 1) * sizeof(*tmp)), m;
+
+	if (!tmp)
+		bench_die("out of memory");
+	memcpy(tmp, v, (size_t)n * sizeof(*tmp));
+	qsort(tmp, (size_t)n, sizeof(*tmp), bench_cmp_double);
+	m = n ? (n & 1 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2) : 0;
+	free(tmp);
+	return m;
+}
+
 /* ------------------------------------------------------- migrate batches */
 struct batch_ctx {
 	struct uhmm_mm *mm;
@@ -186,24 +232,27 @@ static void copy_to_dev(unsigned long src_mpfn, struct uhmm_page *dpage)
 		memset(dev_bytes(dpage), 0, BENCH_PAGE);
 }
 
-/* RAM -> device for pages [first, first + BATCH) of the range. Returns pages moved. */
-static unsigned long migrate_batch_to_dev(struct batch_ctx *c, unsigned long first)
+/* RAM -> device for pages [first, first + npages) of the range (npages <= BATCH). Returns pages moved. */
+static unsigned long migrate_to_dev(struct batch_ctx *c, unsigned long first, unsigned long npages)
 {
 	struct uhmm_migrate_vma args = {
 		.src = c->src,
 		.dst = c->dst,
 		.start = c->addr + first * BENCH_PAGE,
-		.end = c->addr + (first + BATCH) * BENCH_PAGE,
+		.end = c->addr + (first + npages) * BENCH_PAGE,
 		.pgmap_owner = &owner_cookie,
 		.flags = UHMM_MIGRATE_VMA_SELECT_SYSTEM,
 	};
 	unsigned long i, moved = 0;
+	uint64_t t[NR_PHASES + 1];
 
+	t[0] = phases.on ? bench_now_ns() : 0;
 	uhmm_mmap_read_lock(c->mm);
 	args.vma = uhmm_find_vma(c->mm, args.start);
 	if (!args.vma)
 		bench_die("no VMA at %#lx", args.start);
 	BENCH_CHECK(uhmm_migrate_vma_setup(&args));
+	t[1] = phases.on ? bench_now_ns() : 0;
 	/* allocate every destination, then copy (see dev_alloc_and_copy_to_ram) */
 	for (i = 0; i < args.npages; i++) {
 		struct uhmm_page *dpage;
@@ -219,42 +268,86 @@ static unsigned long migrate_batch_to_dev(struct batch_ctx *c, unsigned long fir
 		if (interleaved)
 			copy_to_dev(args.src[i], dpage);
 	}
-	for (i = 0; i < args.npages && !interleaved; i++)
+	for (i = 0; i < args.npages && !interleaved && !dev.skip_copy; i++)
 		if (args.dst[i])
 			copy_to_dev(args.src[i], uhmm_migrate_pfn_to_page(dev.sys, args.dst[i]));
+	t[2] = phases.on ? bench_now_ns() : 0;
 	uhmm_migrate_vma_pages(&args);
+	t[3] = phases.on ? bench_now_ns() : 0;
 	for (i = 0; i < args.npages; i++)
 		moved += (args.src[i] & UHMM_MIGRATE_PFN_MIGRATE) && args.dst[i];
 	uhmm_migrate_vma_finalize(&args);
 	uhmm_mmap_read_unlock(c->mm);
+	if (phases.on) {
+		t[4] = bench_now_ns();
+		phase_record(0, t, npages);
+	}
 	return moved;
 }
 
-/* Device -> RAM for pages [first, first + BATCH). Returns pages moved. */
-static unsigned long migrate_batch_to_ram(struct batch_ctx *c, unsigned long first)
+/* Device -> RAM for pages [first, first + npages) (npages <= BATCH). Returns pages moved. */
+static unsigned long migrate_to_ram(struct batch_ctx *c, unsigned long first, unsigned long npages)
 {
 	struct uhmm_migrate_vma args = {
 		.src = c->src,
 		.dst = c->dst,
 		.start = c->addr + first * BENCH_PAGE,
-		.end = c->addr + (first + BATCH) * BENCH_PAGE,
+		.end = c->addr + (first + npages) * BENCH_PAGE,
 		.pgmap_owner = &owner_cookie,
 		.flags = UHMM_MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 	};
 	unsigned long i, moved = 0;
+	uint64_t t[NR_PHASES + 1];
 
+	t[0] = phases.on ? bench_now_ns() : 0;
 	uhmm_mmap_read_lock(c->mm);
 	args.vma = uhmm_find_vma(c->mm, args.start);
 	if (!args.vma)
 		bench_die("no VMA at %#lx", args.start);
 	BENCH_CHECK(uhmm_migrate_vma_setup(&args));
+	t[1] = phases.on ? bench_now_ns() : 0;
 	dev_alloc_and_copy_to_ram(&args);
+	t[2] = phases.on ? bench_now_ns() : 0;
 	uhmm_migrate_vma_pages(&args);
+	t[3] = phases.on ? bench_now_ns() : 0;
 	for (i = 0; i < args.npages; i++)
 		moved += (args.src[i] & UHMM_MIGRATE_PFN_MIGRATE) && args.dst[i];
 	uhmm_migrate_vma_finalize(&args);
 	uhmm_mmap_read_unlock(c->mm);
+	if (phases.on) {
+		t[4] = bench_now_ns();
+		phase_record(1, t, npages);
+	}
 	return moved;
+}
+
+static unsigned long migrate_batch_to_dev(struct batch_ctx *c, unsigned long first)
+{
+	return migrate_to_dev(c, first, BATCH);
+}
+
+static unsigned long migrate_batch_to_ram(struct batch_ctx *c, unsigned long first)
+{
+	return migrate_to_ram(c, first, BATCH);
+}
+
+/*
+ * Pages [0, BATCH) to the device and back: as one migration each way when
+ * @batched, else as BATCH one-page migrations each way. Returns the time.
+ */
+static double round_trip(struct batch_ctx *c, bool batched)
+{
+	unsigned long i, moved = 0, step = batched ? BATCH : 1;
+	uint64_t t0 = bench_now_ns();
+
+	for (i = 0; i < BATCH; i += step)
+		moved += migrate_to_dev(c, i, step);
+	for (i = 0; i < BATCH; i += step)
+		moved += migrate_to_ram(c, i, step);
+	t0 = bench_now_ns() - t0;
+	if (moved != 2 * BATCH)
+		bench_die("%s round trip moved %lu of %lu pages", batched ? "batched" : "one-page", moved, 2 * BATCH);
+	return (double)t0;
 }
 
 static double memcpy_batch(unsigned char *to, const unsigned char *from, unsigned long first)
@@ -305,6 +398,19 @@ static void time_pass(struct batch_ctx *c, const unsigned long *order, unsigned 
 	*base = bench_median(tb, (int)nbatches);
 }
 
+/* Write pages [first, first + n) of the range: each holds its index (first word), its complement (last) and a pattern. */
+static void fill_range(struct batch_ctx *c, unsigned long first, unsigned long n)
+{
+	unsigned long i, buf[BENCH_PAGE / sizeof(unsigned long)];
+
+	memset(buf, 0xa5, sizeof(buf));
+	for (i = first; i < first + n; i++) {
+		buf[0] = i;
+		buf[BENCH_PAGE / sizeof(unsigned long) - 1] = ~i;
+		BENCH_CHECK(uhmm_cpu_write(c->mm, c->addr + i * BENCH_PAGE, buf, BENCH_PAGE));
+	}
+}
+
 /* Every page of the range holds its index (first word) and a pattern: check through the CPU. */
 static void check_range(struct uhmm_mm *mm, unsigned long addr, unsigned long n, unsigned long step)
 {
@@ -329,7 +435,9 @@ int main(int argc, char **argv)
 	uint64_t seed = 0x2545f4914f6cdd1dULL;
 	/* [order][direction] per round: subject and baseline times */
 	double ts[2][2][BENCH_MAX_ROUNDS], tb[2][2][BENCH_MAX_ROUNDS];
-	int r, ord, dir;
+	/* batching: [0 with copies, 1 without] per round */
+	double tbatch[2][BENCH_MAX_ROUNDS], tsingle[2][BENCH_MAX_ROUNDS];
+	int r, ord, dir, k;
 
 	for (r = 1; r < argc; r++)
 		if (!strcmp(argv[r], "--interleaved")) {
@@ -358,16 +466,7 @@ int main(int argc, char **argv)
 		bench_die("out of memory");
 	BENCH_CHECK(uhmm_mm_create(sys, &c->mm));
 	BENCH_CHECK(uhmm_mmap(c->mm, 0, n * BENCH_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, &c->addr));
-	{
-		unsigned long buf[BENCH_PAGE / sizeof(unsigned long)];
-
-		memset(buf, 0xa5, sizeof(buf));
-		for (i = 0; i < n; i++) {
-			buf[0] = i;
-			buf[BENCH_PAGE / sizeof(unsigned long) - 1] = ~i;
-			BENCH_CHECK(uhmm_cpu_write(c->mm, c->addr + i * BENCH_PAGE, buf, BENCH_PAGE));
-		}
-	}
+	fill_range(c, 0, n);
 	a = bench_alloc_touched(n * BENCH_PAGE);
 	b = bench_alloc_touched(n * BENCH_PAGE);
 	seq = malloc(nbatches * sizeof(*seq));
@@ -405,6 +504,7 @@ int main(int argc, char **argv)
 	if (dev.nr_free != n)
 		bench_die("device has %lu of %lu pages free after the round trip", dev.nr_free, n);
 
+	phases.on = true;
 	for (r = 0; r < o.rounds; r++) {
 		for (ord = 0; ord < 2; ord++) {
 			const unsigned long *order = ord ? shuf : seq;
@@ -414,7 +514,30 @@ int main(int argc, char **argv)
 				time_pass(c, order, nbatches, dir == 0, a, b, r + ord, &ts[ord][dir][r], &tb[ord][dir][r]);
 		}
 	}
+	phases.on = false;
 	check_range(c->mm, c->addr, n, 257);
+
+	/*
+	 * Batching: the same 512 pages, one batch vs 512 single pages,
+	 * alternating which goes first; then the same with a driver that
+	 * allocates but does not copy (uhmm's own part; the bytes are
+	 * rewritten afterwards).
+	 */
+	for (k = 0; k < 2; k++) {
+		dev.skip_copy = k;
+		for (r = 0; r < o.rounds; r++) {
+			if (r & 1) {
+				tsingle[k][r] = round_trip(c, false);
+				tbatch[k][r] = round_trip(c, true);
+			} else {
+				tbatch[k][r] = round_trip(c, true);
+				tsingle[k][r] = round_trip(c, false);
+			}
+		}
+	}
+	dev.skip_copy = false;
+	fill_range(c, 0, BATCH);
+	check_range(c->mm, c->addr, BATCH, 1);
 
 	bench_table_begin("migrate: GB/s (ratio = uhmm throughput / memcpy throughput)");
 	for (ord = 0; ord < 2; ord++) {
@@ -430,6 +553,31 @@ int main(int argc, char **argv)
 			bench_row(&o, subject, "512-pg batches", gs, gb, "GB/s", ratio, ">= 0.70x",
 				  ratio >= 0.70 ? BENCH_PASS : BENCH_MISS);
 		}
+	}
+
+	bench_table_begin("migrate: per-page cost of each phase, ns/page (median over the timed 512-page batches)");
+	for (dir = 0; dir < 2; dir++) {
+		for (int k = 0; k < NR_PHASES; k++) {
+			char subject[64];
+
+			snprintf(subject, sizeof(subject), "%s: %s", dir == 0 ? "to device" : "to RAM", phase_name[k]);
+			bench_row(&o, subject, "512-pg batches", phase_median(phases.v[dir][k], phases.n[dir]), 0, "ns/pg",
+				  0, NULL, BENCH_NOGOAL);
+		}
+	}
+
+	bench_table_begin("migrate: batching (ratio = per-page cost of one 512-page batch / of 512 one-page "
+			  "migrations)");
+	{
+		double ratio = bench_median_ratio(tbatch[0], tsingle[0], o.rounds);
+
+		bench_row(&o, "512 pages there and back", "1x512 vs 512x1", bench_median(tbatch[0], o.rounds) / (2 * BATCH),
+			  bench_median(tsingle[0], o.rounds) / (2 * BATCH), "ns/pg", ratio, "<= 0.10x",
+			  ratio <= 0.10 ? BENCH_PASS : BENCH_MISS);
+		ratio = bench_median_ratio(tbatch[1], tsingle[1], o.rounds);
+		bench_row(&o, "  driver allocates, no copy", "1x512 vs 512x1",
+			  bench_median(tbatch[1], o.rounds) / (2 * BATCH), bench_median(tsingle[1], o.rounds) / (2 * BATCH),
+			  "ns/pg", ratio, NULL, BENCH_NOGOAL);
 	}
 
 	BENCH_CHECK(uhmm_munmap(c->mm, c->addr, n * BENCH_PAGE));
