@@ -12,7 +12,9 @@
  * result).
  *
  * Common options: --quick (small sizes, < 5 s), --csv FILE (append rows
- * bench,subject,param,value,baseline,ratio), --rounds N (odd is best).
+ * bench,subject,param,value,baseline,ratio), --rounds N (odd is best),
+ * --strict (exit 1 when a gated row misses its goal; by default a MISS is
+ * reported and the exit status stays 0: these machines are noisy).
  */
 #ifndef UHMM_BENCH_UTIL_H
 #define UHMM_BENCH_UTIL_H
@@ -34,6 +36,7 @@
 struct bench_opts {
 	const char *name;	/* "fault", "notifier", ... (the CSV bench column) */
 	bool quick;
+	bool strict;		/* exit 1 at the end if a gated row missed */
 	const char *csv;	/* NULL: no CSV */
 	int rounds;
 };
@@ -73,11 +76,31 @@ static inline uint64_t bench_now_ns(void)
 
 static void bench_usage(const struct bench_opts *o, const char *extra)
 {
-	printf("usage: bench_%s [--quick] [--csv FILE] [--rounds N]\n"
+	printf("usage: bench_%s [--quick] [--csv FILE] [--rounds N] [--strict]\n"
 	       "  --quick      small sizes, a few seconds at most\n"
 	       "  --csv FILE   append rows bench,subject,param,value,baseline,ratio\n"
-	       "  --rounds N   paired rounds (default %d, %d with --quick)\n%s",
+	       "  --rounds N   paired rounds (default %d, %d with --quick)\n"
+	       "  --strict     exit 1 if a row with a goal misses it (default: report MISS, exit 0)\n%s",
 	       o->name, 9, 5, extra ? extra : "");
+}
+
+/* Rows whose goal was missed, and the program's name, for --strict. */
+static int bench_missed;
+static const char *bench_strict_name;
+
+/*
+ * --strict, at exit: a missed goal turns a normal exit into status 1. An
+ * atexit handler so that no benchmark's main has to remember it; it may not
+ * call exit() again, so it flushes and leaves with _exit().
+ */
+static void bench_strict_atexit(void)
+{
+	if (!bench_missed)
+		return;
+	fprintf(stderr, "bench_%s: %d row%s missed %s goal (--strict)\n", bench_strict_name, bench_missed,
+		bench_missed == 1 ? "" : "s", bench_missed == 1 ? "its" : "their");
+	fflush(NULL);
+	_exit(1);
 }
 
 /* Parses the common options; exits 0 on --help, 2 on a bad option. */
@@ -99,6 +122,8 @@ __attribute__((unused)) static void bench_parse_args(int argc, char **argv, stru
 				fprintf(stderr, "bench_%s: --rounds must be 1..%d\n", name, BENCH_MAX_ROUNDS);
 				exit(2);
 			}
+		} else if (!strcmp(argv[i], "--strict")) {
+			o->strict = true;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			bench_usage(o, usage_extra);
 			exit(0);
@@ -109,6 +134,11 @@ __attribute__((unused)) static void bench_parse_args(int argc, char **argv, stru
 		}
 	}
 	o->rounds = rounds ? rounds : (o->quick ? 5 : 9);
+	if (o->strict) {
+		bench_strict_name = name;
+		if (atexit(bench_strict_atexit))
+			bench_die("atexit failed");
+	}
 }
 
 static int bench_cmp_double(const void *a, const void *b)
@@ -239,6 +269,7 @@ __attribute__((unused)) static void bench_row(const struct bench_opts *o, const 
 		snprintf(r, sizeof(r), "-");	/* a figure on its own */
 	printf(BENCH_ROW_FMT, subject, param, v, b, r, goal ? goal : "-",
 	       verdict == BENCH_PASS ? "PASS" : verdict == BENCH_MISS ? "MISS" : "-");
+	bench_missed += verdict == BENCH_MISS;
 	bench_csv_row(o, subject, param, value, baseline, ratio);
 }
 
