@@ -12,6 +12,7 @@
 #include "common/mm_helpers.h"
 #include "common/testdev.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #define HPAGE (2UL << 20)
@@ -344,6 +345,126 @@ static void test_threads_split_while_accessed(void **state)
 	mh_system_done(sys);
 }
 
+/*
+ * Every path that meets a huge page, at once: a CPU thread, a snapshot
+ * thread (hmm_range_fault, lockless) and a migration thread against the
+ * main thread's partial and full zaps, mprotect, fork and pins. Nothing may
+ * fail but the documented races (-EBUSY from a snapshot is retried), and
+ * everything is freed at the end. Run under TSan by make check.
+ */
+struct mixer {
+	struct uhmm_mm *mm;
+	struct testdev *dev;
+	struct testdev_recorder *rec;
+	atomic_int stop;
+	int errors;
+};
+
+static void *snapshot_thread(void *arg)
+{
+	struct mixer *m = arg;
+	unsigned long pfns[64];
+
+	while (!atomic_load(&m->stop)) {
+		struct uhmm_range r;
+		int ret;
+
+		memset(&r, 0, sizeof(r));
+		r.notifier = &m->rec->sub;
+		r.start = BASE + 200 * PG;
+		r.end = r.start + 64 * PG;
+		r.hmm_pfns = pfns;
+		r.notifier_seq = uhmm_mmu_interval_read_begin(r.notifier);
+		uhmm_mmap_read_lock(m->mm);
+		ret = uhmm_range_fault(&r);
+		uhmm_mmap_read_unlock(m->mm);
+		if (ret && ret != -EBUSY)
+			m->errors++;
+	}
+	return NULL;
+}
+
+static void *migrate_thread(void *arg)
+{
+	struct mixer *m = arg;
+
+	while (!atomic_load(&m->stop)) {
+		int r1 = testdev_migrate_to_device(m->dev, m->mm, BASE + 400 * PG, 16, NULL, NULL);
+		int r2 = testdev_migrate_to_ram(m->dev, m->mm, BASE + 400 * PG, 16, NULL, NULL);
+
+		if (r1 || r2)
+			m->errors++;
+	}
+	return NULL;
+}
+
+static void *writer_thread(void *arg)
+{
+	struct mixer *m = arg;
+	unsigned char buf[32];
+	unsigned i = 0;
+
+	while (!atomic_load(&m->stop)) {
+		memset(buf, (int)i, sizeof(buf));
+		/* the range may be read-only for a moment (mprotect below): -EFAULT is the only allowed error */
+		int r = uhmm_cpu_write(m->mm, BASE + (i++ % NR) * PG, buf, sizeof(buf));
+
+		if (r && r != -EFAULT)
+			m->errors++;
+	}
+	return NULL;
+}
+
+static void test_threads_every_path(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys), *child;
+	struct testdev_recorder rec = { 0 };
+	struct mixer m = { .mm = mm, .rec = &rec };
+	struct uhmm_page *pinned;
+	pthread_t t[3];
+	int i;
+
+	(void)state;
+	assert_int_equal(testdev_create(sys, UHMM_MEMORY_DEVICE_PRIVATE, 64, &m.dev), 0);
+	map_huge(mm, HPAGE, false);
+	assert_int_equal(testdev_rec_insert(&rec, mm, BASE, HPAGE), 0);
+	assert_int_equal(pthread_create(&t[0], NULL, snapshot_thread, &m), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, migrate_thread, &m), 0);
+	assert_int_equal(pthread_create(&t[2], NULL, writer_thread, &m), 0);
+	for (i = 0; i < 40; i++) {
+		mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, MADV_DONTNEED), 0);
+		mh_write(mm, BASE + 7 * PG, 8, 1);	/* a new huge page, most of the time */
+		switch (i % 4) {
+		case 0:
+			mh_assert_ret(uhmm_madvise(mm, BASE + 100 * PG, PG, MADV_DONTNEED), 0);
+			break;
+		case 1:
+			mh_assert_ret(uhmm_mprotect(mm, BASE + 300 * PG, 2 * PG, PROT_READ), 0);
+			mh_assert_ret(uhmm_mprotect(mm, BASE + 300 * PG, 2 * PG, MH_RW), 0);
+			break;
+		case 2:
+			child = mh_fork(mm);
+			uhmm_mm_put(child);
+			break;
+		case 3:
+			mh_assert_ret(uhmm_pin_user_pages(mm, BASE + 50 * PG, 1, true, &pinned), 0);
+			uhmm_unpin_user_pages(&pinned, 1);
+			break;
+		}
+	}
+	atomic_store(&m.stop, 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(m.errors, 0);
+	testdev_rec_remove(&rec);
+	mh_assert_ret(uhmm_munmap(mm, BASE, HPAGE), 0);
+	assert_int_equal(mh_used_pages(sys), 1);
+	uhmm_mm_put(mm);
+	testdev_destroy(m.dev);
+	mh_system_done(sys);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_write_fault_maps_huge_page),
 	cmocka_unit_test(test_modes_and_advice),
@@ -354,6 +475,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_migrate_splits),
 	cmocka_unit_test(test_dontneed_whole),
 	cmocka_unit_test(test_threads_split_while_accessed),
+	cmocka_unit_test(test_threads_every_path),
 };
 
 int main(int argc, char **argv)
