@@ -8,12 +8,14 @@
  *     call that can invalidate: it is innermost, below everything here)
  *   mm->mmap_lock                (rwlock; read: faults, hmm, migrate; write: VM calls)
  *     page lock (PG_LOCKED)      (migration holds src+dst from setup to finalize;
- *                                 always trylock while holding a PTL or another page lock)
+ *                                 always trylock while holding a PTL or another page lock;
+ *                                 a huge page's head lock guards changes of its PMD entry)
  *       mapping->lock            (mutex: the VMA list of an anon family / shmem object,
  *                                 and the shmem page array)
  *         leaf->ptl              (mutex per leaf page table: its 512 PTEs)
  *                                 (two of one mm - mremap - lower table address first)
- *           sys free-list shard locks, page wait-queue bucket locks (leaf locks)
+ *           sys free-list shard locks, page wait-queue bucket locks,
+ *           sys->huge_lock (2 MiB block list)                   (leaf locks)
  *   subscriptions->lock          (notifier state; never held across a callback;
  *                                 taken inside mmap_lock and PTL-free)
  *
@@ -473,8 +475,11 @@ int handle_mm_fault(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr
 #define THP_FALLBACK 1	/* do_huge_pmd_anonymous_page: no huge page, use base pages */
 bool thp_vma_allowable(struct uhmm_vma *vma, unsigned long addr);
 int do_huge_pmd_anonymous_page(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long addr, pmd_t *pmd);
-/* Split the huge page *pmd maps (if it still does) into 512 PTEs of base pages. Never fails. */
+/* Split the huge page *pmd maps (if it still does) into 512 PTEs of base pages. Never fails.
+ * Takes the head's page lock: hold no other page lock (else use the trylock form). */
 void split_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd);
+/* As split_huge_pmd with a trylock of the head: false if it is locked (nothing changed). */
+bool split_huge_pmd_trylock(struct uhmm_mm *mm, pmd_t *pmd);
 void split_huge_pmd_address(struct uhmm_mm *mm, unsigned long addr);
 /* Unmap the huge page *pmd maps; false if it no longer maps one (the caller re-reads *pmd). */
 bool zap_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd);

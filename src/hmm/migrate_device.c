@@ -130,9 +130,18 @@ static int migrate_vma_collect_pmd(pmd_t *pmd, unsigned long addr, unsigned long
 	unsigned long i = (addr - m->start) >> PAGE_SHIFT;
 
 	if (pmd_leaf(v)) {
-		/* a huge page migrates as base pages: split it, then collect its PTEs (Linux before ~6.19) */
-		split_huge_pmd(walk->mm, pmd);
-		walk->action = ACTION_AGAIN;
+		/*
+		 * A huge page migrates as base pages: split it, then collect its
+		 * PTEs (Linux before ~6.19). Trylock, as for every page here: this
+		 * batch already holds page locks. A locked one stays out.
+		 */
+		if (split_huge_pmd_trylock(walk->mm, pmd)) {
+			walk->action = ACTION_AGAIN;
+			return 0;
+		}
+		walk->action = ACTION_CONTINUE;
+		for (; addr < end; addr += PAGE_SIZE, i++)
+			m->src[i] = m->dst[i] = 0;
 		return 0;
 	}
 	walk->action = ACTION_CONTINUE;

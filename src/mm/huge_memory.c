@@ -11,7 +11,9 @@
  *
  * Locking: a huge PMD is installed by compare-and-swap from empty (the fault
  * owns its new page), and changed afterwards (split, zap) only under its head
- * page's lock, after re-checking the entry. Readers (CPU access, snapshots)
+ * page's lock, after re-checking the entry. That lock is taken blocking only
+ * by a thread holding no other page lock; migrate collect, which holds its
+ * batch's, uses split_huge_pmd_trylock and leaves the range out on failure. Readers (CPU access, snapshots)
  * take no lock: a reference on the head, taken while the entry still maps
  * it, keeps the frames alive, as GUP-fast does.
  */
@@ -83,7 +85,7 @@ int do_huge_pmd_anonymous_page(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigne
  * still equal to the returned value; NULL if *pmd is not (or no longer) a
  * huge page.
  */
-static struct uhmm_page *lock_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd, pmdval_t *out)
+static struct uhmm_page *lock_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd, pmdval_t *out, bool trylock)
 {
 	for (;;) {
 		pmdval_t v = pmdp_get(pmd);
@@ -94,7 +96,14 @@ static struct uhmm_page *lock_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd, pmdval_t 
 		head = pfn_to_page(mm->sys, pmd_pfn(v));
 		if (!page_get_unless_zero(head))
 			continue;	/* its last mapping is going: the entry is about to change */
-		page_lock(head);
+		if (trylock) {
+			if (!page_trylock(head)) {
+				page_put(head);
+				return NULL;
+			}
+		} else {
+			page_lock(head);
+		}
 		if (pmdp_get(pmd) == v) {
 			*out = v;
 			return head;
@@ -104,7 +113,7 @@ static struct uhmm_page *lock_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd, pmdval_t 
 	}
 }
 
-void split_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd)
+static bool do_split_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd, bool trylock)
 {
 	struct uhmm_page *head;
 	struct pt_leaf *table;
@@ -113,9 +122,9 @@ void split_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd)
 	pte_t flags;
 	unsigned long i;
 
-	head = lock_huge_pmd(mm, pmd, &v);
+	head = lock_huge_pmd(mm, pmd, &v, trylock);
 	if (!head)
-		return;
+		return !pmd_leaf(pmdp_get(pmd));
 	table = head->pmd_deposit;
 	flags = (pte_t)v & (PTE_WRITE | PTE_DIRTY | PTE_YOUNG | PTE_SOFT_DIRTY);
 	excl = page_test_flag(head, PG_ANON_EXCLUSIVE) ? PG_ANON_EXCLUSIVE : 0;
@@ -137,6 +146,17 @@ void split_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd)
 	atomic_store_explicit(pmd, (pmdval_t)table, memory_order_release);
 	page_unlock(head);
 	page_put(head);
+	return true;
+}
+
+void split_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd)
+{
+	do_split_huge_pmd(mm, pmd, false);
+}
+
+bool split_huge_pmd_trylock(struct uhmm_mm *mm, pmd_t *pmd)
+{
+	return do_split_huge_pmd(mm, pmd, true);
 }
 
 bool zap_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd)
@@ -145,7 +165,7 @@ bool zap_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd)
 	struct pt_leaf *table;
 	pmdval_t v;
 
-	head = lock_huge_pmd(mm, pmd, &v);
+	head = lock_huge_pmd(mm, pmd, &v, false);
 	if (!head)
 		return false;
 	atomic_store_explicit(pmd, 0, memory_order_relaxed);
