@@ -336,4 +336,30 @@ __attribute__((unused)) static void bench_header(const struct bench_opts *o, con
 		       load, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/*
+ * bench_progress - where a long untimed phase (populating a million pages)
+ * is, on stderr, at most every 2 s: "  populate: 393216/1048576 pages (37%)".
+ * Call it each iteration with done = 1..total; a phase shorter than 2 s
+ * prints nothing, a longer one also prints its end.
+ */
+static inline void bench_progress(const char *phase, unsigned long done, unsigned long total)
+{
+	static uint64_t start, last;
+	static const char *cur;
+	uint64_t now;
+
+	if (phase != cur) {		/* a new phase: start its clock */
+		cur = phase;
+		start = last = bench_now_ns();
+	}
+	if ((done & 1023) && done != total)
+		return;
+	now = bench_now_ns();
+	if (now - last < 2000000000ull && (done != total || last == start))
+		return;
+	last = now;
+	fprintf(stderr, "  %s: %lu/%lu pages (%lu%%), %.1f s\n", phase, done, total, total ? done * 100 / total : 100,
+		(double)(now - start) / 1e9);
+}
+
 #endif

@@ -59,6 +59,7 @@ int main(int argc, char **argv)
 		unsigned char v = (unsigned char)(i | 1);
 
 		BENCH_CHECK(uhmm_cpu_write(mm, addr + i * BENCH_PAGE, &v, 1));
+		bench_progress("populate", i + 1, n);
 	}
 	flat = bench_alloc_touched(n * sizeof(*flat));
 	for (i = 0; i < n; i++)

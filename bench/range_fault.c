@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 		unsigned char v = (unsigned char)(i | 1);
 
 		BENCH_CHECK(uhmm_cpu_write(mm, addr + i * BENCH_PAGE, &v, 1));
+		bench_progress("populate", i + 1, n);
 	}
 	printf("  populated %lu pages in %.2f s (untimed)\n", n, (double)(bench_now_ns() - t0) / 1e9);
 
