@@ -53,6 +53,7 @@ static unsigned long now_ns(void)
 /* ------------------------------------------------------------ callback */
 
 _Thread_local const struct uhmm_dmirror *dmirror_busy;
+_Thread_local const struct uhmm_dmirror *dmirror_populating;
 
 /*
  * Trace events (uhmm/trace.h), for `uhmm --trace` and the demo's counts: one
@@ -87,6 +88,36 @@ static void dmirror_trace_fault(struct uhmm_dmirror *dmirror, enum uhmm_trace_ph
 }
 
 /*
+ * Does the device's filter policy skip this invalidation of @dmirror? Only
+ * invalidations the migration or exclusive code answers itself for this
+ * file may be skipped: own MIGRATE events (whichever thread or path raised
+ * them, the migration code updates every file of the device mirroring the
+ * mm), anything the thread running an ioctl migration of this device in
+ * this file's mm raises, and own EXCLUSIVE events (the exclusive code maps
+ * the page itself).
+ */
+static bool dmirror_filter_skips(const struct uhmm_dmirror *dmirror, const struct uhmm_mmu_notifier_range *range)
+{
+	const struct uhmm_dmirror_device *dev = dmirror->dev;
+	/* range->owner means something only for MIGRATE and EXCLUSIVE: test the event first */
+	bool own_migrate = range->event == UHMM_MMU_NOTIFY_MIGRATE && range->owner == dev;
+
+	if (dev->filter_exclusive && range->event == UHMM_MMU_NOTIFY_EXCLUSIVE && range->owner == dev)
+		return true;
+	switch (dev->filter) {
+	case UHMM_DMIRROR_FILTER_OWN_MIGRATE:
+		return own_migrate;
+	case UHMM_DMIRROR_FILTER_OWN_MIGRATE_POPULATING:
+		return own_migrate && atomic_load_explicit(&dev->populating, memory_order_relaxed) > 0;
+	case UHMM_DMIRROR_FILTER_THREAD:
+		return dmirror_populating && dmirror_populating->dev == dev && dmirror_populating->mm == dmirror->mm;
+	case UHMM_DMIRROR_FILTER_NONE:
+	default:
+		return false;
+	}
+}
+
+/*
  * The interval notifier callback of a file (whole address space). Called by
  * the core before it changes CPU page-table entries of [start, end), or frees
  * their pages. range->owner is only meaningful for MIGRATE and EXCLUSIVE
@@ -115,10 +146,11 @@ static bool dmirror_interval_invalidate(struct uhmm_mmu_interval_notifier *mni,
 	 * fault racing with the migration cannot see it through read_retry, so
 	 * the migration code bumps migrate_seq instead (dmirror_fault_range).
 	 *
-	 * invalidate_own_migrations turns this off: the driver behaves as
-	 * before the seed patch and loses every mapping in the range.
+	 * The device's filter policy decides (dmirror_filter_skips): FILTER_NONE
+	 * (invalidate_own_migrations) behaves as before the seed patch and
+	 * loses every mapping in the range.
 	 */
-	if (!dev->invalidate_own_migrations && range->event == UHMM_MMU_NOTIFY_MIGRATE && range->owner == dev) {
+	if (dmirror_filter_skips(dmirror, range)) {
 		atomic_fetch_add_explicit(&dmirror->invalidations_skipped, 1, memory_order_relaxed);
 		if (uhmm_trace_enabled())
 			dmirror_trace_invalidate(dmirror, range, true, 0);
@@ -617,9 +649,11 @@ static int dmirror_exclusive(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_c
 		/* sample, then let invalidations under way finish: see zap_seq */
 		zap_seq = atomic_load_explicit(&dmirror->zap_seq, memory_order_relaxed);
 		(void)uhmm_mmu_interval_read_begin(&dmirror->notifier);
-		/* Owner NULL, as test_hmm: our callback does not filter EXCLUSIVE. */
+		/* Owner NULL, as test_hmm; with filter_exclusive our device, as
+		 * nouveau, and our callback then skips the EXCLUSIVE event. */
 		dmirror_busy = dmirror;
-		r = uhmm_make_device_exclusive(dmirror->mm, addr, NULL, &page);
+		r = uhmm_make_device_exclusive(dmirror->mm, addr, dmirror->dev->filter_exclusive ? dmirror->dev : NULL,
+					       &page);
 		dmirror_busy = NULL;
 		if (r)
 			break;
@@ -702,10 +736,16 @@ int uhmm_dmirror_ioctl(struct uhmm_dmirror *dmirror, unsigned int request, struc
 		r = dmirror_write(dmirror, &cmd);
 		break;
 	case UHMM_DMIRROR_MIGRATE_TO_DEV:
-		r = dmirror_migrate_to_device(dmirror, &cmd);
-		break;
 	case UHMM_DMIRROR_MIGRATE_TO_SYS:
-		r = dmirror_migrate_to_system(dmirror, &cmd);
+		/* the driver's own populate: what FILTER_OWN_MIGRATE_POPULATING and _THREAD look for */
+		atomic_fetch_add_explicit(&dmirror->dev->populating, 1, memory_order_relaxed);
+		dmirror_populating = dmirror;
+		if (request == UHMM_DMIRROR_MIGRATE_TO_DEV)
+			r = dmirror_migrate_to_device(dmirror, &cmd);
+		else
+			r = dmirror_migrate_to_system(dmirror, &cmd);
+		dmirror_populating = NULL;
+		atomic_fetch_sub_explicit(&dmirror->dev->populating, 1, memory_order_relaxed);
 		break;
 	case UHMM_DMIRROR_SNAPSHOT:
 		r = dmirror_snapshot(dmirror, &cmd);
@@ -837,6 +877,8 @@ int uhmm_dmirror_device_create(struct uhmm_system *sys, const struct uhmm_dmirro
 	if (opts && opts->type != 0 && opts->type != UHMM_MEMORY_DEVICE_PRIVATE &&
 	    opts->type != UHMM_MEMORY_DEVICE_COHERENT)
 		return -EINVAL;
+	if (opts && (unsigned int)opts->filter > (unsigned int)UHMM_DMIRROR_FILTER_THREAD)
+		return -EINVAL;
 	mem = (opts && opts->memory_bytes ? opts->memory_bytes : DMIRROR_DEFAULT_MEMORY) >> DMIRROR_PAGE_SHIFT;
 	chunk = (opts && opts->chunk_bytes ? opts->chunk_bytes : DMIRROR_DEFAULT_CHUNK) >> DMIRROR_PAGE_SHIFT;
 	if (!mem)
@@ -848,7 +890,9 @@ int uhmm_dmirror_device_create(struct uhmm_system *sys, const struct uhmm_dmirro
 		return -ENOMEM;
 	dev->sys = sys;
 	dev->type = opts && opts->type ? opts->type : UHMM_MEMORY_DEVICE_PRIVATE;
-	dev->invalidate_own_migrations = opts && opts->invalidate_own_migrations;
+	dev->filter = !opts ? UHMM_DMIRROR_FILTER_OWN_MIGRATE
+		    : opts->invalidate_own_migrations ? UHMM_DMIRROR_FILTER_NONE : opts->filter;
+	dev->filter_exclusive = opts && opts->filter_exclusive;
 	dmirror_cost_init(dev, opts);
 	dev->capacity_pages = mem;
 	dev->chunk_pages = DMIRROR_MIN(chunk, mem);

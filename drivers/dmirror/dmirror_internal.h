@@ -131,6 +131,9 @@ void dpt_destroy(struct dmirror_pt *pt);
  */
 /* The file whose migration or EXCLUSIVE this thread is running (see zap_seq). */
 extern _Thread_local const struct uhmm_dmirror *dmirror_busy;
+/* The file whose ioctl-driven migration (either direction) this thread runs:
+ * the per-thread flag of UHMM_DMIRROR_FILTER_THREAD. */
+extern _Thread_local const struct uhmm_dmirror *dmirror_populating;
 
 struct dmirror_chunk {
 	struct uhmm_dev_pagemap pgmap;	/* owner = the device; must not move */
@@ -155,7 +158,12 @@ enum dmirror_sim {
 struct uhmm_dmirror_device {
 	struct uhmm_system *sys;
 	enum uhmm_memory_type type;
-	bool invalidate_own_migrations;
+	enum uhmm_dmirror_filter filter;	/* the owner-filter policy */
+	bool filter_exclusive;		/* owner of our EXCLUSIVE; skip those events */
+	/* ioctl-driven migrations running (FILTER_OWN_MIGRATE_POPULATING). Relaxed:
+	 * the migrating thread's own callbacks see it in program order; what other
+	 * threads (a CPU fault) see is the policy's own approximation. */
+	atomic_ulong populating;
 	struct uhmm_dmirror_cost cost;	/* the model, copied at create */
 	unsigned long spin_flush_ns;	/* opts->tlb_flush_ns: busy-wait per flush (superseded) */
 	/* The simulated clock, per category (dmirror_cost.c); relaxed atomics. */

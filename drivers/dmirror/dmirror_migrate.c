@@ -337,7 +337,7 @@ int dmirror_migrate_to_device(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_
 	lock(&dmirror->mutex);
 	r = dmirror_copy_out_locked(dmirror, start, end, cmd->ptr, &missing);
 	unlock(&dmirror->mutex);
-	if (r == -ENOENT && !dmirror->dev->invalidate_own_migrations) {
+	if (r == -ENOENT && dmirror->dev->filter != UHMM_DMIRROR_FILTER_NONE) {
 		/*
 		 * A page already in our memory is on the device too, but its
 		 * entry may be gone: an invalidation (fork, mprotect) erased it,

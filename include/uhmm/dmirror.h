@@ -50,6 +50,27 @@ struct uhmm_dmirror_cost {
  */
 UHMM_API extern const struct uhmm_dmirror_cost uhmm_dmirror_cost_default;
 
+/*
+ * Which invalidations a device's callback skips because its own migration
+ * code updates its page table itself (reference section 9; issue 13). Every
+ * policy is correct for dmirror, whose migration code always updates the
+ * page tables of the pages that move; they differ in the device work.
+ */
+enum uhmm_dmirror_filter {
+	/* Skip MIGRATE whose owner is this device (test_hmm, nouveau; the seed patch). */
+	UHMM_DMIRROR_FILTER_OWN_MIGRATE = 0,
+	/* Never skip (drivers before the patch; amdkfd). = invalidate_own_migrations. */
+	UHMM_DMIRROR_FILTER_NONE,
+	/* Skip own MIGRATE only while an ioctl-driven migration of this device
+	 * runs; the MIGRATE of a CPU fault's migrate_to_ram is processed (AMD's
+	 * drm_gpusvm RFC; both carry the same owner). */
+	UHMM_DMIRROR_FILTER_OWN_MIGRATE_POPULATING,
+	/* Skip every invalidation raised by the thread running this device's
+	 * ioctl-driven migration of the file's mm, whatever its event (NVIDIA
+	 * UVM's per-thread flag). */
+	UHMM_DMIRROR_FILTER_THREAD,
+};
+
 struct uhmm_dmirror_device_opts {
 	/* UHMM_MEMORY_DEVICE_PRIVATE or _COHERENT; 0 means private. */
 	enum uhmm_memory_type type;
@@ -68,6 +89,11 @@ struct uhmm_dmirror_device_opts {
 	unsigned long tlb_flush_ns;
 	/* The device cost model; NULL means uhmm_dmirror_cost_default. Copied. */
 	const struct uhmm_dmirror_cost *cost;
+	/* The owner-filter policy (invalidate_own_migrations = true means NONE). */
+	enum uhmm_dmirror_filter filter;
+	/* Pass this device as the owner to uhmm_make_device_exclusive (as
+	 * nouveau) and skip EXCLUSIVE events whose owner is this device. */
+	bool filter_exclusive;
 };
 
 /*
@@ -186,7 +212,7 @@ UHMM_API int uhmm_dmirror_ioctl(struct uhmm_dmirror *dmirror, unsigned int reque
 /* Per-file counters (monotonic, except devmem_pages_in_use: the device's). */
 struct uhmm_dmirror_stats {
 	unsigned long invalidations;		/* callbacks of the file's interval notifier */
-	unsigned long invalidations_skipped;	/* of those: MIGRATE with this device as owner, ignored */
+	unsigned long invalidations_skipped;	/* of those: skipped by the filter policy, any event */
 	unsigned long ptes_zapped;		/* device PT entries erased by callbacks */
 	unsigned long faults;			/* fault rounds (the sum of cmd->faults) */
 	unsigned long pages_to_dev;		/* pages of the file's mm moved into this device's memory */

@@ -442,6 +442,126 @@ static void test_cost_default(void **state)
 	fx_fini(&f_cost);
 }
 
+/*
+ * Issue 13 section 3: what each owner-filter policy skips and processes.
+ * @own, @cpu, @other: invalidations_skipped expected for A's own ioctl
+ * migration, a CPU fault's migrate_to_ram and device B's migration (1 or 0:
+ * each is one MIGRATE event here). The data stays right under every policy.
+ */
+static void policy_case(enum uhmm_dmirror_filter filter, unsigned long own, unsigned long cpu, unsigned long other)
+{
+	struct uhmm_dmirror_device_opts o = { .filter = filter };
+	struct uhmm_dmirror_device *devb;
+	struct uhmm_dmirror *fb;
+	struct uhmm_dmirror_stats s0, s1;
+	struct uhmm_dmirror_cmd c;
+	unsigned long addr, addr2;
+	int *b = ibuf(8), val;
+
+	fx_init_opts(&f_cost, 1, &o);
+	addr = map(&f_cost, 8, RW, PRIV);
+	addr2 = map(&f_cost, 8, RW, PRIV);
+	cpu_fill(f_cost.mm, addr, 8, 3);
+	cpu_fill(f_cost.mm, addr2, 8, 100);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr, b, 8, &c), 0);
+
+	/* A's own migration (an ioctl: the driver is populating, on this thread) */
+	s0 = stats(f_cost.dm[0]);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_MIGRATE_TO_DEV, addr, b, 8, &c), 0);
+	s1 = stats(f_cost.dm[0]);
+	assert_int_equal(s1.invalidations - s0.invalidations, 1);
+	assert_int_equal(s1.invalidations_skipped - s0.invalidations_skipped, own);
+	assert_int_equal(s1.ptes_zapped - s0.ptes_zapped, own ? 0 : 8);
+	icheck(b, 8, 3, 1);
+
+	/* the CPU touches page 2: migrate_to_ram raises a MIGRATE with A as owner */
+	s0 = s1;
+	assert_int_equal(uhmm_cpu_read(f_cost.mm, addr + 2 * PS, &val, sizeof(val)), 0);
+	assert_int_equal(val, 2 * (int)INTS_PER_PAGE + 3);
+	s1 = stats(f_cost.dm[0]);
+	assert_int_equal(s1.invalidations - s0.invalidations, 1);
+	assert_int_equal(s1.invalidations_skipped - s0.invalidations_skipped, cpu);
+	/* either the callback zapped the entry or the migration code erased it */
+	assert_int_equal(s1.ptes_zapped - s0.ptes_zapped, cpu ? 0 : 1);
+	assert_int_equal(s1.ptes_migrated - s0.ptes_migrated, cpu ? 1 : 0);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr, b, 8, &c), 0);
+	icheck(b, 8, 3, 1);
+
+	/* another device's migration: always processed */
+	assert_int_equal(uhmm_dmirror_device_create(f_cost.sys, NULL, &devb), 0);
+	assert_int_equal(uhmm_dmirror_open(devb, f_cost.mm, &fb), 0);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr2, b, 8, &c), 0);
+	s0 = stats(f_cost.dm[0]);
+	assert_int_equal(dmcmd(fb, UHMM_DMIRROR_MIGRATE_TO_DEV, addr2, b, 8, &c), 0);
+	s1 = stats(f_cost.dm[0]);
+	assert_int_equal(s1.invalidations_skipped - s0.invalidations_skipped, other);
+	assert_int_equal(s1.ptes_zapped - s0.ptes_zapped, 8);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr2, b, 8, &c), 0);
+	icheck(b, 8, 100, 1);
+	assert_int_equal(dmcmd(fb, UHMM_DMIRROR_MIGRATE_TO_SYS, addr2, b, 8, &c), 0);
+	uhmm_dmirror_close(fb);
+	uhmm_dmirror_device_destroy(devb);
+	free(b);
+	fx_fini(&f_cost);
+}
+
+static void test_policy_own_migrate(void **state)
+{
+	policy_case(UHMM_DMIRROR_FILTER_OWN_MIGRATE, 1, 1, 0);
+}
+
+static void test_policy_none(void **state)
+{
+	policy_case(UHMM_DMIRROR_FILTER_NONE, 0, 0, 0);
+}
+
+static void test_policy_populating(void **state)
+{
+	policy_case(UHMM_DMIRROR_FILTER_OWN_MIGRATE_POPULATING, 1, 0, 0);
+}
+
+static void test_policy_thread(void **state)
+{
+	policy_case(UHMM_DMIRROR_FILTER_THREAD, 1, 0, 0);
+}
+
+/* filter_exclusive: our own EXCLUSIVE is tagged with our device and skipped; without it, processed. */
+static void exclusive_case(bool filter_exclusive)
+{
+	struct uhmm_dmirror_device_opts o = { .filter_exclusive = filter_exclusive };
+	struct uhmm_dmirror_stats s0, s1;
+	struct uhmm_dmirror_cmd c;
+	unsigned long addr;
+	int *b = ibuf(4);
+
+	fx_init_opts(&f_cost, 1, &o);
+	addr = map(&f_cost, 4, RW, PRIV);
+	cpu_fill(f_cost.mm, addr, 4, 9);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_READ, addr, b, 4, &c), 0);
+	s0 = stats(f_cost.dm[0]);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_EXCLUSIVE, addr, b, 4, &c), 0);
+	icheck(b, 4, 9, 1);
+	s1 = stats(f_cost.dm[0]);
+	assert_int_equal(s1.invalidations - s0.invalidations, 4);	/* one EXCLUSIVE per page */
+	assert_int_equal(s1.invalidations_skipped - s0.invalidations_skipped, filter_exclusive ? 4 : 0);
+	assert_int_equal(s1.ptes_zapped - s0.ptes_zapped, filter_exclusive ? 0 : 4);
+	/* the CPU takes the pages back either way */
+	cpu_check(f_cost.mm, addr, 4, 9, 1);
+	assert_int_equal(dmcmd(f_cost.dm[0], UHMM_DMIRROR_CHECK_EXCLUSIVE, addr, NULL, 4, &c), 0);
+	free(b);
+	fx_fini(&f_cost);
+}
+
+static void test_filter_exclusive(void **state)
+{
+	exclusive_case(true);
+}
+
+static void test_no_filter_exclusive(void **state)
+{
+	exclusive_case(false);
+}
+
 /* hmm-tests anon_read_prot: PROT_NONE -> -EFAULT, nothing copied either way. */
 static void test_anon_read_prot(void **state)
 {
@@ -1616,6 +1736,12 @@ static const struct CMUnitTest all_tests[] = {
 	cmocka_unit_test(test_read_fails_untouched),
 	cmocka_unit_test(test_cost_model),
 	cmocka_unit_test(test_cost_default),
+	cmocka_unit_test(test_policy_own_migrate),
+	cmocka_unit_test(test_policy_none),
+	cmocka_unit_test(test_policy_populating),
+	cmocka_unit_test(test_policy_thread),
+	cmocka_unit_test(test_filter_exclusive),
+	cmocka_unit_test(test_no_filter_exclusive),
 	cmocka_unit_test(test_anon_write),
 	cmocka_unit_test(test_anon_write_prot),
 	cmocka_unit_test(test_anon_write_child),

@@ -65,6 +65,7 @@
 	F(uhmm_dmirror_device_opts, memory_bytes) F(uhmm_dmirror_device_opts, chunk_bytes)       \
 	F(uhmm_dmirror_device_opts, invalidate_own_migrations)                                   \
 	F(uhmm_dmirror_device_opts, tlb_flush_ns) F(uhmm_dmirror_device_opts, cost)              \
+	F(uhmm_dmirror_device_opts, filter) F(uhmm_dmirror_device_opts, filter_exclusive)        \
 	S(uhmm_dmirror_cost) F(uhmm_dmirror_cost, copy_bytes_per_us)                             \
 	F(uhmm_dmirror_cost, copy_setup_ns) F(uhmm_dmirror_cost, fault_ns)                       \
 	F(uhmm_dmirror_cost, tlb_flush_ns) F(uhmm_dmirror_cost, pte_write_ns)                    \

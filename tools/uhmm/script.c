@@ -494,10 +494,14 @@ static int c_device(struct script *s, struct stmt *st)
 {
 	int i;
 
-	if (nargs(s, st, 1, 8, "NAME [private|coherent] [memory PAGES] [filter on|off] [tlb-flush-ns N]"))
+	static const char *const policies[] = { "own-migrate", "none", "populating", "thread" };
+
+	if (nargs(s, st, 1, 9,
+		  "NAME [private|coherent] [memory PAGES] [filter on|off|own-migrate|none|populating|thread] "
+		  "[filter-exclusive] [tlb-flush-ns N]"))
 		return CLI_USAGE;
 	st->kind = UHMM_MEMORY_DEVICE_PRIVATE;
-	st->flag = true;	/* the owner filter */
+	st->policy = UHMM_DMIRROR_FILTER_OWN_MIGRATE;	/* the owner filter */
 	for (i = 2; i < st->ntok; i++) {
 		const char *t = st->tok[i], *v = i + 1 < st->ntok ? st->tok[i + 1] : NULL;
 
@@ -507,16 +511,27 @@ static int c_device(struct script *s, struct stmt *st)
 			if (p_pages(s, st, v, SCRIPT_MAX_MAP_PAGES, &st->n))
 				return CLI_USAGE;
 			i++;
-		} else if (!strcmp(t, "filter") && v && (!strcmp(v, "on") || !strcmp(v, "off"))) {
-			st->flag = !strcmp(v, "on");
+		} else if (!strcmp(t, "filter") && v) {
+			int p;
+
+			for (p = 0; p < 4 && strcmp(v, policies[p]); p++)
+				;
+			if (!strcmp(v, "on") || !strcmp(v, "off"))
+				p = !strcmp(v, "on") ? UHMM_DMIRROR_FILTER_OWN_MIGRATE : UHMM_DMIRROR_FILTER_NONE;
+			else if (p == 4)
+				return script_usage(s, st->line, "unknown filter '%s' (on, off, own-migrate, none, "
+								 "populating, thread)", v);
+			st->policy = p;
 			i++;
+		} else if (!strcmp(t, "filter-exclusive")) {
+			st->excl = true;
 		} else if (!strcmp(t, "tlb-flush-ns") && v) {
 			if (parse_ulong(v, 0, 1000000000UL, &st->n2))
 				return script_usage(s, st->line, "tlb-flush-ns '%s' out of range (0..1e9)", v);
 			i++;
 		} else {
 			return script_usage(s, st->line, "unexpected '%s' in device (private, coherent, memory, "
-							 "filter, tlb-flush-ns)", t);
+							 "filter, filter-exclusive, tlb-flush-ns)", t);
 		}
 	}
 	st->sym = declare(s, st, st->tok[1], SYM_DEVICE);

@@ -85,6 +85,8 @@ struct stmt {
 	int prot, flags, advice, kind;
 	unsigned int req;
 	bool has_pat, has_a2, flag;
+	int policy;			/* device: enum uhmm_dmirror_filter */
+	bool excl;			/* device: filter_exclusive */
 	struct pattern pat;
 	enum cmp_op cmp;
 	long value;

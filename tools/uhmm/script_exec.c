@@ -296,7 +296,8 @@ int x_device(struct script *s, struct stmt *st)
 	struct uhmm_dmirror_device_opts o = {
 		.type = (enum uhmm_memory_type)st->kind,
 		.memory_bytes = st->n * PG,
-		.invalidate_own_migrations = !st->flag,
+		.filter = (enum uhmm_dmirror_filter)st->policy,
+		.filter_exclusive = st->excl,
 		.tlb_flush_ns = st->n2,
 	};
 	struct sym *d = &s->syms[st->sym];
