@@ -138,6 +138,27 @@ struct conf {
 	unsigned int page_size, page_shift;
 };
 
+/*
+ * The owner-filter policy of the devices (issue 13): UHMM_CONF_FILTER =
+ * own-migrate (default), none, populating or thread. ctest runs the suite
+ * under each (conf_policy.*); a case whose kernel counterpart expects the
+ * filter asserts what the kernel would see under the policy.
+ */
+static inline enum uhmm_dmirror_filter conf_filter(void)
+{
+	static const char *const names[] = { "own-migrate", "none", "populating", "thread" };
+	const char *e = getenv("UHMM_CONF_FILTER");
+	int i;
+
+	if (!e || !*e)
+		return UHMM_DMIRROR_FILTER_OWN_MIGRATE;
+	for (i = 0; i < 4; i++)
+		if (!strcmp(e, names[i]))
+			return (enum uhmm_dmirror_filter)i;
+	fprintf(stderr, "UHMM_CONF_FILTER=%s: not own-migrate, none, populating or thread\n", e);
+	abort();
+}
+
 /* The device behind /dev/hmm_dmirror<unit>, created on first use. */
 static inline struct uhmm_dmirror_device *conf_device(struct conf *c, int unit)
 {
@@ -146,6 +167,7 @@ static inline struct uhmm_dmirror_device *conf_device(struct conf *c, int unit)
 	assert_true(unit >= 0 && unit < CONF_NDEVICES);
 	if (!c->devices[unit]) {
 		memset(&o, 0, sizeof(o));
+		o.filter = conf_filter();
 		o.type = hmm_is_coherent_type(unit) ? UHMM_MEMORY_DEVICE_COHERENT : UHMM_MEMORY_DEVICE_PRIVATE;
 		assert_int_equal(uhmm_dmirror_device_create(c->sys, &o, &c->devices[unit]), 0);
 	}
