@@ -57,8 +57,10 @@ UHMM_API struct uhmm_system *uhmm_mm_system(struct uhmm_mm *mm);
  * room), -EEXIST (MAP_FIXED_NOREPLACE over a mapping).
  * uhmm_munmap: a range with nothing mapped is 0. -EINVAL for misaligned/zero.
  * uhmm_mprotect / uhmm_madvise: -ENOMEM when part of the range is unmapped.
- * uhmm_madvise supports MADV_DONTNEED, MADV_HUGEPAGE and MADV_NOHUGEPAGE (others:
- * MADV_NORMAL etc. are 0, unknown -EINVAL).
+ * uhmm_madvise supports MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE and
+ * MADV_FREE (private anonymous memory only, else -EINVAL: pages mapped only
+ * there become clean and old; uhmm has no reclaim, so their data stays)
+ * (others: MADV_NORMAL etc. are 0, unknown -EINVAL).
  * uhmm_mremap: MREMAP_MAYMOVE, MREMAP_FIXED (as Linux).
  * All take the mmap lock for write; do not hold it when calling.
  */

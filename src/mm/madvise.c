@@ -3,9 +3,11 @@
  * Counterpart of mm/madvise.c. MADV_DONTNEED emits a CLEAR invalidation per
  * VMA and drops the pages: private memory reads back as zeroes, shmem keeps
  * its contents. MADV_HUGEPAGE / MADV_NOHUGEPAGE mark VMAs for transparent
- * huge pages (mm/huge_memory.c). Left out: MADV_FREE, MADV_COLLAPSE.
+ * huge pages (mm/huge_memory.c); MADV_FREE cleans pages that uhmm, having no
+ * reclaim, never discards. Left out: MADV_COLLAPSE.
  */
 #include "mm/mm_internal.h"
+#include "mm/pagewalk.h"
 
 /* -ENOMEM unless [start, end) is covered by VMAs without a hole. */
 static int madvise_check_covered(struct uhmm_mm *mm, unsigned long start, unsigned long end)
@@ -59,6 +61,59 @@ out:
 	return r;
 }
 
+/*
+ * MADV_FREE (madvise_free_pte_range): the caller no longer needs the data,
+ * but it may stay. Pages mapped only here get clean and old; Linux's reclaim
+ * may then discard them (reads come back zero) until a write dirties them
+ * again. uhmm has no reclaim, so nothing is ever discarded: reads return the
+ * data, which is one of the outcomes Linux allows. Device and special
+ * entries and the zero page are left alone.
+ */
+static int madvise_free_pte_entry(_Atomic pte_t *ptep, unsigned long addr, unsigned long next, struct mm_walk *walk)
+{
+	pte_t pte = ptep_get(ptep);
+	struct uhmm_page *p;
+
+	(void)addr;
+	(void)next;
+	if (!pte_present(pte))
+		return 0;
+	p = pfn_to_page(walk->mm->sys, pte_pfn(pte));
+	if (!p || page_is_zero(p) || !page_is_anon(p) || atomic_load(&p->mapcount) != 1)
+		return 0;
+	page_clear_flag(p, PG_DIRTY);
+	set_pte(ptep, pte & ~(PTE_DIRTY | PTE_YOUNG));
+	return 0;
+}
+
+static const struct mm_walk_ops madvise_free_ops = { .pte_entry = madvise_free_pte_entry };
+
+/* Private anonymous VMAs only (-EINVAL otherwise, nothing changed); one CLEAR per VMA piece. mmap read lock. */
+static int madvise_free(struct uhmm_mm *mm, unsigned long start, unsigned long end)
+{
+	unsigned long addr;
+
+	for (addr = start; addr < end;) {
+		struct uhmm_vma *v = find_vma(mm, addr);
+
+		if (!vma_is_anonymous(v))
+			return -EINVAL;
+		addr = v->end;
+	}
+	for (addr = start; addr < end;) {
+		struct uhmm_vma *v = find_vma(mm, addr);
+		unsigned long s = UHMM_MAX(addr, v->start), e = UHMM_MIN(end, v->end);
+		struct uhmm_mmu_notifier_range range;
+
+		mn_range_init(&range, UHMM_MMU_NOTIFY_CLEAR, mm, s, e);
+		mn_invalidate_range_start(&range);
+		UHMM_WARN_ON(walk_page_range_vma(v, s, e, &madvise_free_ops, NULL));
+		mn_invalidate_range_end(&range);
+		addr = e;
+	}
+	return 0;
+}
+
 int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice)
 {
 	unsigned long end, addr;
@@ -68,7 +123,7 @@ int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice
 		return -EINVAL;
 	switch (advice) {
 	case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
-	case MADV_DONTNEED: case MADV_HUGEPAGE: case MADV_NOHUGEPAGE:
+	case MADV_DONTNEED: case MADV_HUGEPAGE: case MADV_NOHUGEPAGE: case MADV_FREE:
 		break;
 	default:
 		return -EINVAL;
@@ -82,6 +137,8 @@ int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice
 		return madvise_hugepage(mm, start, end, advice);
 	uhmm_mmap_read_lock(mm);
 	r = madvise_check_covered(mm, start, end);
+	if (!r && advice == MADV_FREE)
+		r = madvise_free(mm, start, end);
 	if (r || advice != MADV_DONTNEED)
 		goto out;
 	for (addr = start; addr < end;) {

@@ -412,6 +412,56 @@ static void test_madvise_dontneed_private(void **state)
 	mh_system_done(sys);
 }
 
+/*
+ * MADV_FREE: one CLEAR over each VMA piece; pages mapped only here become
+ * clean and old but keep their data (uhmm has no reclaim to discard them);
+ * a page shared with a fork child is left dirty; a write dirties again;
+ * shared memory is -EINVAL with nothing changed.
+ */
+static void test_madvise_free(void **state)
+{
+	struct uhmm_system *sys = mh_system(0);
+	struct uhmm_mm *mm = mh_mm(sys), *child;
+	struct mh_recorder rec;
+	unsigned long sh;
+
+	mh_mmap(mm, BASE, 4 * PG, MH_RW, MH_PRIV | MAP_FIXED);
+	mh_write(mm, BASE, 4 * PG, 1);
+	sh = mh_mmap(mm, 0, PG, MH_RW, MH_SHARED);
+	mh_write(mm, sh, PG, 3);
+	mh_rec_init(&rec);
+	mh_rec_attach(&rec, mm);
+
+	mh_assert_ret(uhmm_madvise(mm, BASE + PG, 2 * PG, MADV_FREE), 0);
+	mh_rec_expect_count(&rec, MH_INTERVAL, 1);
+	mh_rec_expect(&rec, MH_INTERVAL, 0, UHMM_MMU_NOTIFY_CLEAR, BASE + PG, BASE + 3 * PG);
+	assert_false(mh_pte(mm, BASE + PG).dirty);
+	assert_false(mh_pte(mm, BASE + PG).young);
+	assert_false(mh_pte(mm, BASE + 2 * PG).dirty);
+	assert_true(mh_pte(mm, BASE).dirty);
+	assert_true(mh_pte(mm, BASE + 3 * PG).dirty);
+	mh_check(mm, BASE, 4 * PG, 1);	/* nothing was discarded */
+	assert_int_equal(mh_used_pages(sys), 1 + 4 + 1);
+	mh_write(mm, BASE + PG, 8, 2);	/* a write cancels it for that page */
+	assert_true(mh_pte(mm, BASE + PG).dirty);
+
+	/* a page a fork child also maps is not this process's to free */
+	child = mh_fork(mm);
+	mh_assert_ret(uhmm_madvise(mm, BASE + 3 * PG, PG, MADV_FREE), 0);
+	assert_true(mh_pte(mm, BASE + 3 * PG).dirty);
+	uhmm_mm_put(child);
+
+	/* shared memory: -EINVAL, no event */
+	mh_rec_clear(&rec);
+	mh_assert_ret(uhmm_madvise(mm, sh, PG, MADV_FREE), -EINVAL);
+	mh_rec_expect_count(&rec, MH_INTERVAL, 0);
+	assert_true(mh_pte(mm, sh).dirty);
+	mh_check(mm, sh, PG, 3);
+	mh_rec_detach(&rec);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
 /* DONTNEED drops only this address space's view of COW-shared pages. */
 static void test_madvise_dontneed_after_fork(void **state)
 {
@@ -1393,6 +1443,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_munmap_hole),
 	cmocka_unit_test(test_mprotect_split_merge),
 	cmocka_unit_test(test_madvise_dontneed_private),
+	cmocka_unit_test(test_madvise_free),
 	cmocka_unit_test(test_madvise_dontneed_after_fork),
 	cmocka_unit_test(test_madvise_dontneed_shared),
 	cmocka_unit_test(test_mremap_shrink),
