@@ -56,31 +56,59 @@ struct uhmm_migrate_vma {
  * nothing could be selected.
  */
 UHMM_API int uhmm_migrate_vma_setup(struct uhmm_migrate_vma *args);
+
+/*
+ * uhmm_migrate_vma_pages - commit the migration. For each entry still
+ * flagged MIGRATE that has a destination, move the page's metadata to it
+ * (the driver has copied the data), or insert the new page where setup
+ * found a hole or the zero page (one MIGRATE invalidation from the first
+ * such address). An entry loses MIGRATE when it has no destination, when device
+ * memory would receive a page that is not anonymous, when a hole can no
+ * longer be filled, or when its page gained a reference since setup: as
+ * Linux's folio_migrate_mapping, the count must be exactly the
+ * migration's (plus the fault's for fault_page), since anyone else holding
+ * the page may still read or write the old copy. Call with the mmap lock
+ * still held; the driver may then update its device page table.
+ */
 UHMM_API void uhmm_migrate_vma_pages(struct uhmm_migrate_vma *args);
+/*
+ * uhmm_migrate_vma_finalize - end the migration. Map the destination of
+ * every entry that migrated and the original page of every one that did
+ * not, unlock both, and drop the migration's references (a migrated source
+ * is freed).
+ */
 UHMM_API void uhmm_migrate_vma_finalize(struct uhmm_migrate_vma *args);
 
 /* Eviction by physical range (no VMA). migrate_device_range always returns 0
  * for a valid device range (-EINVAL otherwise). */
 UHMM_API int uhmm_migrate_device_range(struct uhmm_system *sys, unsigned long *src, unsigned long start_pfn,
 				       unsigned long npages);
+
 /*
- * uhmm_migrate_device_pfns - uhmm_migrate_device_range for an arbitrary set of
- * device pages (Linux 6.15 migrate_device_pfns, used by xe/drm_pagemap to
- * evict the pages of one buffer wherever they lie).
- * @sys:      the system the pages belong to
- * @src_pfns: in: @npages device pfns, in any order; out: the src words, as
- *            migrate_device_range fills them: pfn|VALID|MIGRATE for a page that
- *            was in use and could be trylocked (now locked, referenced and
- *            unmapped from every address space, CLEAR events), else 0 (free,
- *            locked by someone else, a pfn listed twice, or an extra reference)
- * @npages:   number of entries
- * Continue with uhmm_migrate_device_pages and uhmm_migrate_device_finalize.
- * Context: may block (rmap walks take the anon family locks, notifiers run);
- * no mmap lock needed. Never blocks on a page lock.
- * Returns 0, or -EINVAL (sys or src_pfns NULL, npages 0, a pfn that is not a
- * device page: then @src_pfns is left unchanged).
+ * uhmm_migrate_device_pfns - start evicting any set of device pages. This
+ * is uhmm_migrate_device_range for a list (Linux 6.15's
+ * migrate_device_pfns, with which xe evicts the pages of one buffer
+ * wherever they lie). On entry @src_pfns holds @npages device
+ * pfns in any order; on return it holds the src words as
+ * migrate_device_range fills them: pfn|VALID|MIGRATE for a page that was in
+ * use and could be trylocked (now locked, referenced and unmapped from every
+ * address space, with CLEAR events), else 0 (free, locked by someone else,
+ * listed twice, or holding an extra reference). Continue with
+ * uhmm_migrate_device_pages and uhmm_migrate_device_finalize. May block
+ * (rmap walks, notifier callbacks); needs no mmap lock; never waits for a
+ * page lock. Returns 0, or -EINVAL when sys or src_pfns is NULL, npages is
+ * 0 or a pfn is not a device page (then @src_pfns is left unchanged).
  */
 UHMM_API int uhmm_migrate_device_pfns(struct uhmm_system *sys, unsigned long *src_pfns, unsigned long npages);
+
+/*
+ * uhmm_migrate_device_pages - the pages step of an eviction by pfn. The
+ * eviction starts with uhmm_migrate_device_range or
+ * uhmm_migrate_device_pfns; there is no VMA, so no hole insertion. As in
+ * uhmm_migrate_vma_pages, an entry whose page gained a reference since it
+ * was collected loses MIGRATE. uhmm_migrate_device_finalize is the finalize
+ * step.
+ */
 UHMM_API void uhmm_migrate_device_pages(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
 					unsigned long npages);
 UHMM_API void uhmm_migrate_device_finalize(struct uhmm_system *sys, unsigned long *src, unsigned long *dst,
