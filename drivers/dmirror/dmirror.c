@@ -861,6 +861,12 @@ int uhmm_dmirror_get_stats(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_sta
 	st->pages_to_sys = atomic_load_explicit(&dmirror->pages_to_sys, memory_order_relaxed);
 	st->devmem_pages_in_use = atomic_load_explicit(&dmirror->dev->pages_in_use, memory_order_relaxed);
 	st->ptes_migrated = atomic_load_explicit(&dmirror->ptes_migrated, memory_order_relaxed);
+	{
+		struct uhmm_mmu_interval_notifier_stats ns;
+
+		st->max_retry_streak = uhmm_mmu_interval_notifier_get_stats(&dmirror->notifier, &ns) ? 0
+												    : ns.max_retry_streak;
+	}
 	return 0;
 }
 

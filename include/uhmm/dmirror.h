@@ -220,6 +220,8 @@ struct uhmm_dmirror_stats {
 	unsigned long devmem_pages_in_use;	/* the device's allocated pages, now */
 	unsigned long ptes_migrated;		/* device PT entries replaced or erased by the
 						 * driver's own migration code (not callbacks) */
+	unsigned long max_retry_streak;		/* longest run of read_retry collisions of the
+						 * file's notifier (a maximum: never reset) */
 };
 /* 0 or -EINVAL. */
 UHMM_API int uhmm_dmirror_get_stats(struct uhmm_dmirror *dmirror, struct uhmm_dmirror_stats *stats);

@@ -103,6 +103,11 @@ struct uhmm_mmu_interval_notifier {
 	int deferred;		/* on the deferred list: 1 insert pending, 2 removal pending */
 	int in_tree;
 	UHMM_ATOMIC(unsigned long) invalidate_seq;
+	/* Retry statistics (uhmm_mmu_interval_notifier_get_stats). */
+	UHMM_ATOMIC(unsigned long) stat_invalidations;
+	UHMM_ATOMIC(unsigned long) stat_retries;
+	UHMM_ATOMIC(unsigned long) stat_streak;
+	UHMM_ATOMIC(unsigned long) stat_max_streak;
 };
 
 /*
@@ -133,6 +138,25 @@ UHMM_API void uhmm_mmu_interval_set_seq(struct uhmm_mmu_interval_notifier *sub, 
 UHMM_API int uhmm_mmu_notifier_invalidate_range_start(struct uhmm_mmu_notifier_range *range);
 UHMM_API int uhmm_mmu_notifier_invalidate_range_start_nonblock(struct uhmm_mmu_notifier_range *range);
 UHMM_API void uhmm_mmu_notifier_invalidate_range_end(struct uhmm_mmu_notifier_range *range);
+
+/*
+ * uhmm_mmu_interval_notifier_get_stats - retry statistics of an interval
+ * notifier, to catch retry storms and livelocks between a driver's policy
+ * and its notifier. @invalidations: callbacks of this notifier.
+ * @retries: calls of uhmm_mmu_interval_read_retry or _check_retry that
+ * returned true. @max_retry_streak: the longest run of consecutive retries
+ * (a call that returns false ends the current run; runs are per notifier,
+ * not per thread). Counted since the insert; a trace instant
+ * (interval_retry) marks each retry. Any context, no lock.
+ * Returns 0, or -EINVAL when @sub or @st is NULL.
+ */
+struct uhmm_mmu_interval_notifier_stats {
+	unsigned long invalidations;
+	unsigned long retries;
+	unsigned long max_retry_streak;
+};
+UHMM_API int uhmm_mmu_interval_notifier_get_stats(struct uhmm_mmu_interval_notifier *sub,
+						  struct uhmm_mmu_interval_notifier_stats *st);
 
 #ifdef __cplusplus
 }

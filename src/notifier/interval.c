@@ -120,6 +120,8 @@ int mn_itree_invalidate_start(struct uhmm_mn_subscriptions *subs, const struct u
 	for (; sub; sub = uhmm_itidx_next(&cur)) {
 		bool ok;
 
+		/* statistics only: relaxed, next to invalidate_seq (prefetched above) */
+		atomic_fetch_add_explicit(&sub->stat_invalidations, 1, memory_order_relaxed);
 		lockdep_callback_enter();
 		ok = sub->ops->invalidate(sub, range, cur_seq);
 		lockdep_callback_exit();
@@ -199,6 +201,11 @@ static int mn_itree_insert(struct uhmm_mmu_interval_notifier *sub, struct uhmm_m
 	sub->deferred_next = NULL;
 	sub->deferred = MN_DEFER_NONE;
 	sub->in_tree = 0;
+	/* statistics start at the insert (not yet published: relaxed) */
+	atomic_store_explicit(&sub->stat_invalidations, 0, memory_order_relaxed);
+	atomic_store_explicit(&sub->stat_retries, 0, memory_order_relaxed);
+	atomic_store_explicit(&sub->stat_streak, 0, memory_order_relaxed);
+	atomic_store_explicit(&sub->stat_max_streak, 0, memory_order_relaxed);
 	mm_grab(mm);
 
 	if (subs->active_invalidate_ranges) {
@@ -385,16 +392,59 @@ unsigned long uhmm_mmu_interval_read_begin(struct uhmm_mmu_interval_notifier *su
 	return seq;
 }
 
+/*
+ * Retry statistics: a true answer of read_retry / check_retry is one retry
+ * and extends the notifier's current streak; a false answer ends it. The
+ * counters are statistics only (relaxed; racing callers may lose a streak
+ * update); the fast path (no retry, no streak) is one relaxed load.
+ */
+static bool mn_itree_count_retry(struct uhmm_mmu_interval_notifier *sub, bool retry)
+{
+	unsigned long streak, max;
+
+	if (!retry) {
+		if (atomic_load_explicit(&sub->stat_streak, memory_order_relaxed))
+			atomic_store_explicit(&sub->stat_streak, 0, memory_order_relaxed);
+		return false;
+	}
+	atomic_fetch_add_explicit(&sub->stat_retries, 1, memory_order_relaxed);
+	streak = atomic_fetch_add_explicit(&sub->stat_streak, 1, memory_order_relaxed) + 1;
+	max = atomic_load_explicit(&sub->stat_max_streak, memory_order_relaxed);
+	while (streak > max &&
+	       !atomic_compare_exchange_weak_explicit(&sub->stat_max_streak, &max, streak, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+	if (uhmm_trace_enabled()) {
+		struct uhmm_trace_event ev = { .phase = UHMM_TRACE_INSTANT, .name = "interval_retry",
+					       .cat = "notifier", .mm = sub->mm, .start = sub->interval.start,
+					       .end = sub->interval.last + 1, .event = -1, .value = (long)streak };
+
+		uhmm_trace_emit(&ev);
+	}
+	return true;
+}
+
 bool uhmm_mmu_interval_read_retry(struct uhmm_mmu_interval_notifier *sub, unsigned long seq)
 {
 	/* Relaxed: called under the driver lock that set_seq also holds. */
-	return atomic_load_explicit(&sub->invalidate_seq, memory_order_relaxed) != seq;
+	return mn_itree_count_retry(sub, atomic_load_explicit(&sub->invalidate_seq, memory_order_relaxed) != seq);
 }
 
 bool uhmm_mmu_interval_check_retry(struct uhmm_mmu_interval_notifier *sub, unsigned long seq)
 {
 	/* Relaxed, lock-free: true is reliable, false only a hint. */
-	return atomic_load_explicit(&sub->invalidate_seq, memory_order_relaxed) != seq;
+	return mn_itree_count_retry(sub, atomic_load_explicit(&sub->invalidate_seq, memory_order_relaxed) != seq);
+}
+
+int uhmm_mmu_interval_notifier_get_stats(struct uhmm_mmu_interval_notifier *sub,
+					 struct uhmm_mmu_interval_notifier_stats *st)
+{
+	if (!sub || !st)
+		return -EINVAL;
+	st->invalidations = atomic_load_explicit(&sub->stat_invalidations, memory_order_relaxed);
+	st->retries = atomic_load_explicit(&sub->stat_retries, memory_order_relaxed);
+	st->max_retry_streak = atomic_load_explicit(&sub->stat_max_streak, memory_order_relaxed);
+	return 0;
 }
 
 void uhmm_mmu_interval_set_seq(struct uhmm_mmu_interval_notifier *sub, unsigned long cur_seq)

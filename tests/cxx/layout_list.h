@@ -41,6 +41,12 @@
 	F(uhmm_mmu_interval_notifier, ops) F(uhmm_mmu_interval_notifier, mm)                     \
 	F(uhmm_mmu_interval_notifier, deferred_next) F(uhmm_mmu_interval_notifier, deferred)     \
 	F(uhmm_mmu_interval_notifier, in_tree) F(uhmm_mmu_interval_notifier, invalidate_seq)     \
+	F(uhmm_mmu_interval_notifier, stat_invalidations)                                        \
+	F(uhmm_mmu_interval_notifier, stat_retries) F(uhmm_mmu_interval_notifier, stat_streak)   \
+	F(uhmm_mmu_interval_notifier, stat_max_streak)                                           \
+	S(uhmm_mmu_interval_notifier_stats) F(uhmm_mmu_interval_notifier_stats, invalidations)   \
+	F(uhmm_mmu_interval_notifier_stats, retries)                                             \
+	F(uhmm_mmu_interval_notifier_stats, max_retry_streak)                                    \
 	S(uhmm_vm_fault) F(uhmm_vm_fault, vma) F(uhmm_vm_fault, mm) F(uhmm_vm_fault, address)   \
 	F(uhmm_vm_fault, page) F(uhmm_vm_fault, write)                                           \
 	S(uhmm_dev_pagemap_ops) F(uhmm_dev_pagemap_ops, page_free)                               \
@@ -82,6 +88,6 @@
 	F(uhmm_dmirror_stats, invalidations_skipped) F(uhmm_dmirror_stats, ptes_zapped)          \
 	F(uhmm_dmirror_stats, faults) F(uhmm_dmirror_stats, pages_to_dev)                        \
 	F(uhmm_dmirror_stats, pages_to_sys) F(uhmm_dmirror_stats, devmem_pages_in_use)           \
-	F(uhmm_dmirror_stats, ptes_migrated)
+	F(uhmm_dmirror_stats, ptes_migrated) F(uhmm_dmirror_stats, max_retry_streak)
 
 #endif

@@ -106,6 +106,7 @@ int counter_file(const char *name, const struct uhmm_dmirror_stats *st, unsigned
 		FIELD(struct uhmm_dmirror_stats, pages_to_sys),
 		FIELD(struct uhmm_dmirror_stats, devmem_pages_in_use),
 		FIELD(struct uhmm_dmirror_stats, ptes_migrated),
+		FIELD(struct uhmm_dmirror_stats, max_retry_streak),
 	};
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)

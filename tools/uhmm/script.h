@@ -14,6 +14,8 @@
 #include <uhmm/uhmm.h>
 
 #define SCRIPT_MAX_TOKENS 40
+/* uhmm run warns when a file's notifier retried this many times in a row (issue 13). */
+#define SCRIPT_RETRY_STREAK_WARN 16
 #define SCRIPT_MAX_SYMS 256
 #define SCRIPT_NAME_MAX 31
 #define SCRIPT_MAX_MAP_PAGES (1UL << 24)	/* mmap and friends: 64 GiB of address space */

@@ -413,7 +413,7 @@ int x_ioctl(struct script *s, struct stmt *st)
 static bool is_gauge(const char *name)
 {
 	return !strcmp(name, "devmem_pages_in_use") || !strcmp(name, "chunks") || !strcmp(name, "pages_total") ||
-	       !strcmp(name, "files");
+	       !strcmp(name, "files") || !strcmp(name, "max_retry_streak");
 }
 
 static int read_counter(struct script *s, const struct stmt *st, int i, const char *name, unsigned long *v)
@@ -470,12 +470,13 @@ int x_reset(struct script *s, struct stmt *st)
 int x_stats(struct script *s, struct stmt *st)
 {
 	static const char *ff[] = { "invalidations", "invalidations_skipped", "ptes_zapped", "ptes_migrated",
-				    "faults", "pages_to_dev", "pages_to_sys", "devmem_pages_in_use" };
+				    "faults", "pages_to_dev", "pages_to_sys", "devmem_pages_in_use",
+				    "max_retry_streak" };
 	static const char *df[] = { "chunks", "pages_total", "devmem_pages_in_use", "pages_evicted",
 				    "alloc_failures", "files" };
 	struct sym *y = &s->syms[st->sym];
 	const char **f = y->kind == SYM_FILE ? ff : df;
-	int n = y->kind == SYM_FILE ? 8 : 6, col = 0;
+	int n = y->kind == SYM_FILE ? 9 : 6, col = 0;
 	unsigned long v;
 
 	printf("%s:", y->name);
@@ -738,6 +739,15 @@ static void teardown(struct script *s)
 {
 	for (int i = 0; i < s->nsyms; i++)
 		if (s->syms[i].kind == SYM_FILE && s->syms[i].file) {
+			struct uhmm_dmirror_stats st;
+
+			/* a retry storm: the driver's notifier collided again and again */
+			if (!uhmm_dmirror_get_stats(s->syms[i].file, &st) && st.max_retry_streak >= SCRIPT_RETRY_STREAK_WARN)
+				fprintf(stderr,
+					"%s: warning: file '%s': its interval notifier made the device fault retry %lu "
+					"times in a row (warning threshold %d): a retry storm between the script's "
+					"migrations and the notifier?\n",
+					cli_prog, s->syms[i].name, st.max_retry_streak, SCRIPT_RETRY_STREAK_WARN);
 			uhmm_dmirror_close(s->syms[i].file);
 			s->syms[i].file = NULL;
 		}
