@@ -289,6 +289,9 @@ static inline bool is_writable_swp_entry(pte_t p)
 struct pt_leaf {
 	_Atomic pte_t pte[PT_ENTRIES];
 	pthread_mutex_t ptl;	/* protects every update of pte[] */
+	/* A table replaced by a huge page (MADV_COLLAPSE) may still be read by a
+	 * lock-free walker: it waits on mm->retired_tables until exit. */
+	struct pt_leaf *retired_next;
 };
 /* Upper levels: pointers published with release, read with acquire; a table
  * is never freed before its mm is destroyed, so lock-free walkers are safe. */
@@ -447,6 +450,8 @@ struct uhmm_mm {
 	struct uhmm_rb_root vma_tree;
 	unsigned long nr_vmas;
 	struct pt_dir *pgd;		/* never changes */
+	/* Leaf tables unlinked by MADV_COLLAPSE, freed at exit (pt_free_all). Under the mmap write lock. */
+	struct pt_leaf *retired_tables;
 	pthread_mutex_t anon_prepare_lock;	/* serialises vma->mapping creation under mmap read lock */
 	/* Notifier state, allocated on the first registration, freed with the mm. */
 	struct uhmm_mn_subscriptions *_Atomic notifier_subscriptions;
@@ -483,6 +488,8 @@ bool split_huge_pmd_trylock(struct uhmm_mm *mm, pmd_t *pmd);
 void split_huge_pmd_address(struct uhmm_mm *mm, unsigned long addr);
 /* Unmap the huge page *pmd maps; false if it no longer maps one (the caller re-reads *pmd). */
 bool zap_huge_pmd(struct uhmm_mm *mm, pmd_t *pmd);
+/* MADV_COLLAPSE of the aligned 2 MiB at @haddr (mmap write lock): 0, -ENOMEM, -EAGAIN, -EINVAL. */
+int collapse_huge_pmd(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long haddr);
 /* A reference on the head of the huge page @v (read from *pmd), or NULL if *pmd changed. */
 struct uhmm_page *huge_pmd_get_page(struct uhmm_mm *mm, pmd_t *pmd, pmdval_t v);
 

@@ -59,11 +59,19 @@ UHMM_API struct uhmm_system *uhmm_mm_system(struct uhmm_mm *mm);
  * uhmm_mprotect / uhmm_madvise: -ENOMEM when part of the range is unmapped.
  * uhmm_madvise supports MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE and
  * MADV_FREE (private anonymous memory only, else -EINVAL: pages mapped only
- * there become clean and old; uhmm has no reclaim, so their data stays)
- * (others: MADV_NORMAL etc. are 0, unknown -EINVAL).
+ * there become clean and old; uhmm has no reclaim, so their data stays) and
+ * UHMM_MADV_COLLAPSE (Linux's MADV_COLLAPSE: each aligned 2 MiB inside the
+ * range becomes one huge page now, whatever the THP mode; -ENOMEM when such a
+ * range has nothing populated or no 2 MiB block is free, -EAGAIN for a
+ * pinned or migrating page, -EINVAL for device entries, a VMA that is not
+ * private anonymous, does not cover the 2 MiB whole or is advised
+ * MADV_NOHUGEPAGE) (others: MADV_NORMAL etc. are 0, unknown -EINVAL).
  * uhmm_mremap: MREMAP_MAYMOVE, MREMAP_FIXED (as Linux).
  * All take the mmap lock for write; do not hold it when calling.
  */
+/* MADV_COLLAPSE (Linux 6.1), which glibc before 2.37 does not name. */
+#define UHMM_MADV_COLLAPSE 25
+
 UHMM_API int uhmm_mmap(struct uhmm_mm *mm, unsigned long addr, size_t len, int prot, int flags,
 		       unsigned long *out_addr);
 UHMM_API int uhmm_munmap(struct uhmm_mm *mm, unsigned long addr, size_t len);

@@ -201,3 +201,115 @@ void split_huge_pmd_address(struct uhmm_mm *mm, unsigned long addr)
 	if (pmd && pmd_leaf(pmdp_get(pmd)))
 		split_huge_pmd(mm, pmd);
 }
+
+/*
+ * The base pages under @table that a collapse may copy: present anonymous
+ * RAM pages (shared with a fork child or not), the zero page, or none.
+ * PTL held. 0, -EAGAIN (a pinned page, a migration in flight) or -EINVAL
+ * (device-private or device-exclusive entries, other memory).
+ */
+static int collapse_check(struct uhmm_mm *mm, struct pt_leaf *table, unsigned long *populated)
+{
+	unsigned long i;
+
+	*populated = 0;
+	for (i = 0; i < HPAGE_NR; i++) {
+		pte_t pte = atomic_load_explicit(&table->pte[i], memory_order_relaxed);
+		struct uhmm_page *p;
+
+		if (pte_none(pte))
+			continue;
+		if (is_migration_entry(pte))
+			return -EAGAIN;
+		if (!pte_present(pte))
+			return -EINVAL;
+		p = pfn_to_page(mm->sys, pte_pfn(pte));
+		if (!p || page_is_device(p))
+			return -EINVAL;
+		if (page_is_zero(p))
+			continue;
+		if (!page_is_anon(p))
+			return -EINVAL;
+		if (atomic_load(&p->pincount) > 0 || page_test_flag(p, PG_LOCKED))
+			return -EAGAIN;
+		(*populated)++;
+	}
+	return 0;
+}
+
+/*
+ * MADV_COLLAPSE of the aligned 2 MiB at @haddr in @vma (mmap write lock):
+ * copy its base pages into a new huge page and map that with one PMD entry,
+ * under one CLEAR invalidation of the 2 MiB (collapse_huge_page). 0 (also
+ * when it is huge already), -ENOMEM (nothing populated there, or no 2 MiB
+ * block), -EAGAIN or -EINVAL as collapse_check.
+ */
+int collapse_huge_pmd(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long haddr)
+{
+	struct uhmm_mmu_notifier_range range;
+	pmd_t *pmd = pmd_offset_alloc(mm, haddr, false);
+	struct uhmm_page *head, *old[HPAGE_NR];
+	struct uhmm_mapping *m;
+	struct pt_leaf *table, *deposit;
+	unsigned long i, populated, nold = 0;
+	pmdval_t v = pmd ? pmdp_get(pmd) : 0;
+	int r;
+
+	if (pmd_leaf(v))
+		return 0;
+	if (pmd_none(v))
+		return -ENOMEM;	/* nothing populated to collapse */
+	table = pmd_pgtable(v);
+	m = anon_vma_prepare(vma);
+	head = m ? page_alloc_huge(mm->sys) : NULL;
+	deposit = head ? pt_leaf_alloc() : NULL;
+	if (!deposit) {
+		if (head)
+			page_put(head);
+		return -ENOMEM;
+	}
+	mn_range_init(&range, UHMM_MMU_NOTIFY_CLEAR, mm, haddr, haddr + PMD_SIZE);
+	mn_invalidate_range_start(&range);
+	ptl_lock(table);
+	r = collapse_check(mm, table, &populated);
+	if (!r && !populated)
+		r = -ENOMEM;	/* only holes and the zero page: nothing to collapse */
+	if (r) {
+		ptl_unlock(table);
+		mn_invalidate_range_end(&range);
+		pt_leaf_free(deposit);
+		page_put(head);
+		return r;
+	}
+	for (i = 0; i < HPAGE_NR; i++) {
+		pte_t pte = atomic_load_explicit(&table->pte[i], memory_order_relaxed);
+		unsigned char *dst = (unsigned char *)page_address(head) + i * PAGE_SIZE;
+		struct uhmm_page *p = pte_none(pte) ? NULL : pfn_to_page(mm->sys, pte_pfn(pte));
+
+		if (!p || page_is_zero(p)) {
+			memset(dst, 0, PAGE_SIZE);
+		} else {
+			memcpy(dst, page_address(p), PAGE_SIZE);
+			page_remove_rmap(p);
+			old[nold++] = p;
+		}
+		atomic_store_explicit(&table->pte[i], 0, memory_order_relaxed);
+	}
+	head->mapping = m;
+	head->index = vma_page_index(vma, haddr);
+	head->pmd_deposit = deposit;
+	page_set_flag(head, PG_ANON | PG_ANON_EXCLUSIVE);
+	page_add_rmap(head);
+	/* release: walkers that see the entry see the copied frames */
+	atomic_store_explicit(pmd, mk_pmd(head->pfn, PTE_YOUNG | PTE_DIRTY | PTE_SOFT_DIRTY |
+						     (vma->flags & VM_WRITE ? PTE_WRITE : 0)),
+			      memory_order_release);
+	ptl_unlock(table);
+	/* a lock-free walker may still hold the old table: it is freed only at exit */
+	table->retired_next = mm->retired_tables;
+	mm->retired_tables = table;
+	mn_invalidate_range_end(&range);
+	for (i = 0; i < nold; i++)
+		page_put(old[i]);
+	return 0;
+}

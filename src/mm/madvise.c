@@ -4,7 +4,8 @@
  * VMA and drops the pages: private memory reads back as zeroes, shmem keeps
  * its contents. MADV_HUGEPAGE / MADV_NOHUGEPAGE mark VMAs for transparent
  * huge pages (mm/huge_memory.c); MADV_FREE cleans pages that uhmm, having no
- * reclaim, never discards. Left out: MADV_COLLAPSE.
+ * reclaim, never discards; MADV_COLLAPSE copies a populated 2 MiB range into
+ * a huge page now.
  */
 #include "mm/mm_internal.h"
 #include "mm/pagewalk.h"
@@ -114,6 +115,35 @@ static int madvise_free(struct uhmm_mm *mm, unsigned long start, unsigned long e
 	return 0;
 }
 
+/*
+ * MADV_COLLAPSE: every aligned 2 MiB inside [start, end) becomes one huge
+ * page now, whatever the THP mode (as Linux: the sysfs setting does not
+ * apply), unless its VMA is not private anonymous, does not cover it whole,
+ * or is advised MADV_NOHUGEPAGE (-EINVAL). The last failure is returned;
+ * the other ranges are still collapsed. mmap write lock.
+ */
+static int madvise_collapse(struct uhmm_mm *mm, unsigned long start, unsigned long end)
+{
+	unsigned long haddr = (start + PMD_SIZE - 1) & PMD_MASK;
+	int r, last = 0;
+
+	uhmm_mmap_write_lock(mm);
+	r = madvise_check_covered(mm, start, end);
+	for (; !r && haddr + PMD_SIZE <= end && haddr + PMD_SIZE > haddr; haddr += PMD_SIZE) {
+		struct uhmm_vma *v = find_vma(mm, haddr);
+		int one;
+
+		if (!vma_is_anonymous(v) || (v->flags & VM_NOHUGEPAGE) || haddr + PMD_SIZE > v->end)
+			one = -EINVAL;
+		else
+			one = collapse_huge_pmd(mm, v, haddr);
+		if (one)
+			last = one;
+	}
+	uhmm_mmap_write_unlock(mm);
+	return r ? r : last;
+}
+
 int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice)
 {
 	unsigned long end, addr;
@@ -123,7 +153,7 @@ int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice
 		return -EINVAL;
 	switch (advice) {
 	case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
-	case MADV_DONTNEED: case MADV_HUGEPAGE: case MADV_NOHUGEPAGE: case MADV_FREE:
+	case MADV_DONTNEED: case MADV_HUGEPAGE: case MADV_NOHUGEPAGE: case MADV_FREE: case UHMM_MADV_COLLAPSE:
 		break;
 	default:
 		return -EINVAL;
@@ -135,6 +165,8 @@ int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice
 		return -EINVAL;
 	if (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE)
 		return madvise_hugepage(mm, start, end, advice);
+	if (advice == UHMM_MADV_COLLAPSE)
+		return madvise_collapse(mm, start, end);
 	uhmm_mmap_read_lock(mm);
 	r = madvise_check_covered(mm, start, end);
 	if (!r && advice == MADV_FREE)

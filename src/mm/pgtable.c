@@ -121,6 +121,12 @@ void pt_free_all(struct uhmm_mm *mm)
 {
 	unsigned i;
 
+	while (mm->retired_tables) {
+		struct pt_leaf *l = mm->retired_tables;
+
+		mm->retired_tables = l->retired_next;
+		pt_leaf_free(l);
+	}
 	for (i = 0; i < PT_ENTRIES; i++) {
 		void *child = (void *)atomic_load_explicit(&mm->pgd->e[i], memory_order_relaxed);
 

@@ -465,6 +465,89 @@ static void test_threads_every_path(void **state)
 	mh_system_done(sys);
 }
 
+/*
+ * UHMM_MADV_COLLAPSE: populated base pages become one huge page with the
+ * same bytes under one CLEAR of the 2 MiB; the old frames are freed; empty
+ * ranges, holes, pins, device entries and unsuitable VMAs fail with
+ * Linux's errno and change nothing.
+ */
+static void test_collapse(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_NEVER);	/* collapse ignores the mode */
+	struct uhmm_mm *mm = mh_mm(sys), *child;
+	struct testdev_recorder rec = { 0 };
+	struct testdev *dev;
+	struct uhmm_page *pinned;
+	unsigned long sh;
+
+	(void)state;
+	assert_int_equal(testdev_create(sys, UHMM_MEMORY_DEVICE_PRIVATE, 8, &dev), 0);
+	map_huge(mm, 3 * HPAGE, false);
+	mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, UHMM_MADV_COLLAPSE), -ENOMEM);	/* nothing populated */
+	mh_write(mm, BASE, HPAGE, 8);
+	assert_base(mm, BASE);
+	assert_int_equal(mh_used_pages(sys), 1 + NR);
+	assert_int_equal(testdev_rec_insert(&rec, mm, BASE, 3 * HPAGE), 0);
+	mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, UHMM_MADV_COLLAPSE), 0);
+	assert_int_equal(testdev_rec_n(&rec), 1);
+	assert_int_equal(testdev_rec_get(&rec, 0).event, UHMM_MMU_NOTIFY_CLEAR);
+	assert_int_equal(testdev_rec_get(&rec, 0).start, BASE);
+	assert_int_equal(testdev_rec_get(&rec, 0).end, BASE + HPAGE);
+	assert_huge(mm, BASE);
+	assert_int_equal(mh_used_pages(sys), 1 + NR);	/* the 512 base frames went back */
+	mh_check(mm, BASE, HPAGE, 8);
+	mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, UHMM_MADV_COLLAPSE), 0);	/* already huge */
+
+	/* partly populated: the rest reads as zeroes; a page shared with a fork child is copied */
+	mh_write(mm, BASE + HPAGE + 3 * PG, 2 * PG, 9);
+	child = mh_fork(mm);	/* splits the first huge page in the parent */
+	mh_assert_ret(uhmm_madvise(mm, BASE + HPAGE, HPAGE, UHMM_MADV_COLLAPSE), 0);
+	assert_huge(mm, BASE + HPAGE);
+	mh_check(mm, BASE + HPAGE + 3 * PG, 2 * PG, 9);
+	mh_check_zero(mm, BASE + HPAGE, 3 * PG);
+	mh_check_zero(mm, BASE + HPAGE + 5 * PG, HPAGE - 5 * PG);
+	mh_write(mm, BASE + HPAGE + 3 * PG, PG, 10);	/* the parent's copy is its own */
+	mh_check(child, BASE + HPAGE + 3 * PG, 2 * PG, 9);
+	uhmm_mm_put(child);
+
+	/* a pinned page: -EAGAIN, nothing changed */
+	mh_write(mm, BASE + 2 * HPAGE, 4 * PG, 11);
+	mh_assert_ret(uhmm_pin_user_pages(mm, BASE + 2 * HPAGE, 1, false, &pinned), 0);
+	mh_assert_ret(uhmm_madvise(mm, BASE + 2 * HPAGE, HPAGE, UHMM_MADV_COLLAPSE), -EAGAIN);
+	assert_base(mm, BASE + 2 * HPAGE);
+	uhmm_unpin_user_pages(&pinned, 1);
+	/* a device-private entry: -EINVAL */
+	assert_int_equal(testdev_migrate_to_device(dev, mm, BASE + 2 * HPAGE + PG, 1, NULL, NULL), 0);
+	mh_assert_ret(uhmm_madvise(mm, BASE + 2 * HPAGE, HPAGE, UHMM_MADV_COLLAPSE), -EINVAL);
+	assert_int_equal(mh_pte(mm, BASE + 2 * HPAGE + PG).kind, UHMM_PTE_DEVICE_PRIVATE);
+	mh_check(mm, BASE + 2 * HPAGE, 4 * PG, 11);	/* faults it back */
+	/* no 2 MiB block: -ENOMEM */
+	uhmm_fail_huge_alloc(1);
+	mh_assert_ret(uhmm_madvise(mm, BASE + 2 * HPAGE, HPAGE, UHMM_MADV_COLLAPSE), -ENOMEM);
+	uhmm_fail_huge_alloc(0);
+	assert_base(mm, BASE + 2 * HPAGE);
+	mh_assert_ret(uhmm_madvise(mm, BASE + 2 * HPAGE, HPAGE, UHMM_MADV_COLLAPSE), 0);
+	assert_huge(mm, BASE + 2 * HPAGE);
+	mh_check(mm, BASE + 2 * HPAGE, 4 * PG, 11);
+
+	/* a hole, a shared mapping, MADV_NOHUGEPAGE */
+	mh_assert_ret(uhmm_madvise(mm, BASE + 3 * HPAGE, HPAGE, UHMM_MADV_COLLAPSE), -ENOMEM);
+	sh = BASE + 8 * HPAGE;
+	mh_mmap(mm, sh, HPAGE, MH_RW, MH_SHARED | MAP_FIXED);
+	mh_write(mm, sh, PG, 12);
+	mh_assert_ret(uhmm_madvise(mm, sh, HPAGE, UHMM_MADV_COLLAPSE), -EINVAL);
+	mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, MADV_DONTNEED), 0);
+	mh_write(mm, BASE, PG, 13);
+	mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, MADV_NOHUGEPAGE), 0);
+	mh_assert_ret(uhmm_madvise(mm, BASE, HPAGE, UHMM_MADV_COLLAPSE), -EINVAL);
+	assert_base(mm, BASE);
+
+	testdev_rec_remove(&rec);
+	uhmm_mm_put(mm);
+	testdev_destroy(dev);
+	mh_system_done(sys);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_write_fault_maps_huge_page),
 	cmocka_unit_test(test_modes_and_advice),
@@ -476,6 +559,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_dontneed_whole),
 	cmocka_unit_test(test_threads_split_while_accessed),
 	cmocka_unit_test(test_threads_every_path),
+	cmocka_unit_test(test_collapse),
 };
 
 int main(int argc, char **argv)
