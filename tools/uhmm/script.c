@@ -329,12 +329,25 @@ static int nargs(struct script *s, const struct stmt *st, int lo, int hi, const 
 /* ----------------------------------------------------------- commands */
 static int c_system(struct script *s, struct stmt *st)
 {
+	static const char *const thp[] = { "madvise", "always", "never" };	/* enum uhmm_thp_mode order */
 	unsigned long mib;
 
-	if (nargs(s, st, 2, 2, "'ram MIB'"))
+	if (nargs(s, st, 2, 4, "'ram MIB [thp always|madvise|never]'"))
 		return CLI_USAGE;
 	if (strcmp(st->tok[1], "ram") || parse_ulong(st->tok[2], 1, SCRIPT_MAX_RAM_MIB, &mib))
 		return script_usage(s, st->line, "system takes 'ram MIB' (1..%lu)", SCRIPT_MAX_RAM_MIB);
+	st->advice = UHMM_THP_MADVISE;
+	if (st->ntok > 3) {
+		size_t k;
+
+		if (st->ntok != 5 || strcmp(st->tok[3], "thp"))
+			return script_usage(s, st->line, "system takes 'ram MIB [thp always|madvise|never]'");
+		for (k = 0; k < 3 && strcmp(st->tok[4], thp[k]); k++)
+			;
+		if (k == 3)
+			return script_usage(s, st->line, "thp is always, madvise or never, not '%s'", st->tok[4]);
+		st->advice = (int)k;
+	}
 	if (st - s->stmts != 0)
 		return script_usage(s, st->line, "'system' must be the first statement");
 	st->n = mib;
@@ -432,7 +445,9 @@ static int c_madvise(struct script *s, struct stmt *st)
 		int advice;
 	} adv[] = { { "normal", MADV_NORMAL },	   { "random", MADV_RANDOM },
 		    { "sequential", MADV_SEQUENTIAL }, { "willneed", MADV_WILLNEED },
-		    { "dontneed", MADV_DONTNEED }, { "free", MADV_FREE } };
+		    { "dontneed", MADV_DONTNEED }, { "free", MADV_FREE },
+		    { "hugepage", MADV_HUGEPAGE }, { "nohugepage", MADV_NOHUGEPAGE },
+		    { "collapse", UHMM_MADV_COLLAPSE } };
 	long v;
 	size_t k;
 
@@ -446,7 +461,7 @@ static int c_madvise(struct script *s, struct stmt *st)
 		}
 	if (parse_long(st->tok[3], 0, 1000, &v))
 		return script_usage(s, st->line, "unknown advice '%s' (dontneed, normal, random, sequential, "
-						 "willneed, free or a number)", st->tok[3]);
+						 "willneed, free, hugepage, nohugepage, collapse or a number)", st->tok[3]);
 	st->advice = (int)v;
 	return 0;
 }

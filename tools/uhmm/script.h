@@ -108,6 +108,7 @@ struct script {
 	bool verbose;
 	/* runtime */
 	size_t ram_mib;
+	enum uhmm_thp_mode thp;	/* system ... thp MODE */
 	struct uhmm_system *sys;
 	int cur_mm;			/* symbol index of the current mm, -1 none */
 	int main_mm;			/* the implicit "main" mm symbol */

@@ -28,12 +28,12 @@ static int record(struct script *s, const struct stmt *st, const char *call, int
 
 static int need_system(struct script *s, const struct stmt *st)
 {
-	struct uhmm_system_opts o = { .ram_bytes = s->ram_mib << 20 };
+	struct uhmm_system_opts o = { .ram_bytes = s->ram_mib << 20, .thp = s->thp };
 	int r;
 
 	if (s->sys)
 		return CLI_OK;
-	r = uhmm_system_create(s->ram_mib ? &o : NULL, &s->sys);
+	r = uhmm_system_create(&o, &s->sys);
 	if (r)
 		return script_failed(s, st, "uhmm_system_create: %s", strerror(-r));
 	return CLI_OK;
@@ -119,6 +119,7 @@ static int data_mismatch(struct script *s, const struct stmt *st, const struct a
 int x_system(struct script *s, struct stmt *st)
 {
 	s->ram_mib = st->n;
+	s->thp = (enum uhmm_thp_mode)st->advice;
 	return need_system(s, st);
 }
 
