@@ -10,56 +10,48 @@
 #include "mm/mm_internal.h"
 #include "mm/pagewalk.h"
 
-/* -ENOMEM unless [start, end) is covered by VMAs without a hole. */
-static int madvise_check_covered(struct uhmm_mm *mm, unsigned long start, unsigned long end)
-{
-	unsigned long addr;
-
-	for (addr = start; addr < end;) {
-		struct uhmm_vma *v = find_vma(mm, addr);
-
-		if (!v || v->start > addr)
-			return -ENOMEM;
-		addr = v->end;
-	}
-	return 0;
-}
-
 /*
  * MADV_HUGEPAGE / MADV_NOHUGEPAGE: set the VMA flag over the range, splitting
  * VMAs at its ends as Linux's madvise_update_vma (mmap write lock). The
  * flags decide later faults; huge pages already mapped stay as they are.
  */
+static void set_hugepage_flag(struct uhmm_vma *v, void *arg)
+{
+	int advice = *(int *)arg;
+
+	v->flags &= ~(VM_HUGEPAGE | VM_NOHUGEPAGE);
+	v->flags |= advice == MADV_HUGEPAGE ? VM_HUGEPAGE : VM_NOHUGEPAGE;
+}
+
 static int madvise_hugepage(struct uhmm_mm *mm, unsigned long start, unsigned long end, int advice)
 {
-	unsigned long set = advice == MADV_HUGEPAGE ? VM_HUGEPAGE : VM_NOHUGEPAGE;
-	unsigned long clear = advice == MADV_HUGEPAGE ? VM_NOHUGEPAGE : VM_HUGEPAGE;
-	struct uhmm_vma *v;
 	int r;
 
 	uhmm_mmap_write_lock(mm);
-	r = madvise_check_covered(mm, start, end);
-	if (r)
-		goto out;
-	v = find_vma(mm, start);
-	if (v->start < start) {
-		r = vma_split(mm, v, start);
-		if (r)
-			goto out;
-		v = vma_next(v);
-	}
-	while (v && v->start < end) {
-		if (v->end > end) {
-			r = vma_split(mm, v, end);
-			if (r)
-				goto out;
-		}
-		v->flags = (v->flags & ~clear) | set;
-		v = vma_next(vma_try_merge(mm, v));
-	}
-out:
+	r = vma_range_covered(mm, start, end);
+	if (!r)
+		r = vma_modify(mm, start, end, set_hugepage_flag, &advice);
 	uhmm_mmap_write_unlock(mm);
 	return r;
+}
+
+/* @fn on each VMA piece of [start, end) (covered), inside one CLEAR invalidation of the piece. */
+static void clear_each_piece(struct uhmm_mm *mm, unsigned long start, unsigned long end,
+			     void (*fn)(struct uhmm_vma *v, unsigned long s, unsigned long e))
+{
+	unsigned long addr;
+
+	for (addr = start; addr < end;) {
+		struct uhmm_vma *v = find_vma(mm, addr);
+		unsigned long s = UHMM_MAX(addr, v->start), e = UHMM_MIN(end, v->end);
+		struct uhmm_mmu_notifier_range range;
+
+		mn_range_init(&range, UHMM_MMU_NOTIFY_CLEAR, mm, s, e);
+		mn_invalidate_range_start(&range);
+		fn(v, s, e);
+		mn_invalidate_range_end(&range);
+		addr = e;
+	}
 }
 
 /*
@@ -90,6 +82,11 @@ static int madvise_free_pte_entry(_Atomic pte_t *ptep, unsigned long addr, unsig
 static const struct mm_walk_ops madvise_free_ops = { .pte_entry = madvise_free_pte_entry };
 
 /* Private anonymous VMAs only (-EINVAL otherwise, nothing changed); one CLEAR per VMA piece. mmap read lock. */
+static void madvise_free_piece(struct uhmm_vma *v, unsigned long s, unsigned long e)
+{
+	UHMM_WARN_ON(walk_page_range_vma(v, s, e, &madvise_free_ops, NULL));
+}
+
 static int madvise_free(struct uhmm_mm *mm, unsigned long start, unsigned long end)
 {
 	unsigned long addr;
@@ -101,17 +98,7 @@ static int madvise_free(struct uhmm_mm *mm, unsigned long start, unsigned long e
 			return -EINVAL;
 		addr = v->end;
 	}
-	for (addr = start; addr < end;) {
-		struct uhmm_vma *v = find_vma(mm, addr);
-		unsigned long s = UHMM_MAX(addr, v->start), e = UHMM_MIN(end, v->end);
-		struct uhmm_mmu_notifier_range range;
-
-		mn_range_init(&range, UHMM_MMU_NOTIFY_CLEAR, mm, s, e);
-		mn_invalidate_range_start(&range);
-		UHMM_WARN_ON(walk_page_range_vma(v, s, e, &madvise_free_ops, NULL));
-		mn_invalidate_range_end(&range);
-		addr = e;
-	}
+	clear_each_piece(mm, start, end, madvise_free_piece);
 	return 0;
 }
 
@@ -128,7 +115,7 @@ static int madvise_collapse(struct uhmm_mm *mm, unsigned long start, unsigned lo
 	int r, last = 0;
 
 	uhmm_mmap_write_lock(mm);
-	r = madvise_check_covered(mm, start, end);
+	r = vma_range_covered(mm, start, end);
 	for (; !r && haddr + PMD_SIZE <= end && haddr + PMD_SIZE > haddr; haddr += PMD_SIZE) {
 		struct uhmm_vma *v = find_vma(mm, haddr);
 		int one;
@@ -146,8 +133,8 @@ static int madvise_collapse(struct uhmm_mm *mm, unsigned long start, unsigned lo
 
 int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice)
 {
-	unsigned long end, addr;
-	int r = 0;
+	unsigned long end;
+	int r;
 
 	if (!mm || !PAGE_ALIGNED(start))
 		return -EINVAL;
@@ -168,23 +155,11 @@ int uhmm_madvise(struct uhmm_mm *mm, unsigned long start, size_t len, int advice
 	if (advice == UHMM_MADV_COLLAPSE)
 		return madvise_collapse(mm, start, end);
 	uhmm_mmap_read_lock(mm);
-	r = madvise_check_covered(mm, start, end);
+	r = vma_range_covered(mm, start, end);
 	if (!r && advice == MADV_FREE)
 		r = madvise_free(mm, start, end);
-	if (r || advice != MADV_DONTNEED)
-		goto out;
-	for (addr = start; addr < end;) {
-		struct uhmm_vma *v = find_vma(mm, addr);
-		unsigned long s = UHMM_MAX(addr, v->start), e = UHMM_MIN(end, v->end);
-		struct uhmm_mmu_notifier_range range;
-
-		mn_range_init(&range, UHMM_MMU_NOTIFY_CLEAR, mm, s, e);
-		mn_invalidate_range_start(&range);
-		zap_pte_range(v, s, e);
-		mn_invalidate_range_end(&range);
-		addr = e;
-	}
-out:
+	else if (!r && advice == MADV_DONTNEED)
+		clear_each_piece(mm, start, end, zap_pte_range);
 	uhmm_mmap_read_unlock(mm);
 	return r;
 }

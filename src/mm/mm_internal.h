@@ -15,6 +15,16 @@ void vma_set_range(struct uhmm_vma *v, unsigned long start, unsigned long end, u
 void vma_tree_insert(struct uhmm_mm *mm, struct uhmm_vma *v);
 void vma_tree_remove(struct uhmm_mm *mm, struct uhmm_vma *v);
 int vma_split(struct uhmm_mm *mm, struct uhmm_vma *v, unsigned long addr);
+/* -ENOMEM unless [start, end) is covered by VMAs without a hole. mmap lock held. */
+int vma_range_covered(struct uhmm_mm *mm, unsigned long start, unsigned long end);
+/*
+ * Split the VMAs at @start and @end (covered: check first), call @fn on each
+ * VMA inside, then merge it with its neighbours where it can (the kernel's
+ * vma_modify). 0, or -ENOMEM from a split (the VMAs changed so far stay).
+ * mmap write lock.
+ */
+int vma_modify(struct uhmm_mm *mm, unsigned long start, unsigned long end, void (*fn)(struct uhmm_vma *v, void *arg),
+	       void *arg);
 struct uhmm_vma *vma_try_merge(struct uhmm_mm *mm, struct uhmm_vma *v);
 
 void mmap_write_lock_nested(struct uhmm_mm *mm);

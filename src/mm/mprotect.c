@@ -7,21 +7,6 @@
 #include "mm/mm_internal.h"
 #include "mm/pagewalk.h"
 
-/* -ENOMEM unless [start, end) is covered by VMAs without a hole. */
-static int check_covered(struct uhmm_mm *mm, unsigned long start, unsigned long end)
-{
-	unsigned long addr = start;
-
-	while (addr < end) {
-		struct uhmm_vma *v = find_vma(mm, addr);
-
-		if (!v || v->start > addr)
-			return -ENOMEM;
-		addr = v->end;
-	}
-	return 0;
-}
-
 /*
  * Write-protect what the new protection no longer allows. Writable special
  * entries become read-only whatever the new protection, as the kernel does:
@@ -58,10 +43,26 @@ static void change_pte_range(struct uhmm_vma *vma, unsigned long start, unsigned
 	UHMM_WARN_ON(walk_page_range_vma(vma, start, end, &change_protection_ops, NULL));
 }
 
+static void mprotect_one(struct uhmm_vma *v, void *arg)
+{
+	unsigned long vm_prot = *(unsigned long *)arg;
+	struct uhmm_mmu_notifier_range range;
+
+	if ((v->flags & VM_PROT_MASK) != vm_prot) {
+		mn_range_init(&range, UHMM_MMU_NOTIFY_PROTECTION_VMA, v->mm, v->start, v->end);
+		mn_invalidate_range_start(&range);
+		v->flags = (v->flags & ~VM_PROT_MASK) | vm_prot;
+		change_pte_range(v, v->start, v->end);
+		mn_invalidate_range_end(&range);
+	} else {
+		/* unchanged protection: the kernel still downgrades writable special entries */
+		change_pte_range(v, v->start, v->end);
+	}
+}
+
 int uhmm_mprotect(struct uhmm_mm *mm, unsigned long start, size_t len, int prot)
 {
 	unsigned long end, vm_prot;
-	struct uhmm_vma *v;
 	int r;
 
 	if (!mm || !PAGE_ALIGNED(start) || (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)))
@@ -73,37 +74,9 @@ int uhmm_mprotect(struct uhmm_mm *mm, unsigned long start, size_t len, int prot)
 		return -ENOMEM;
 	vm_prot = prot_to_vm(prot);
 	uhmm_mmap_write_lock(mm);
-	r = check_covered(mm, start, end);
-	if (r)
-		goto out;
-	v = find_vma(mm, start);
-	if (v->start < start) {
-		r = vma_split(mm, v, start);
-		if (r)
-			goto out;
-		v = vma_next(v);
-	}
-	while (v && v->start < end) {
-		struct uhmm_mmu_notifier_range range;
-
-		if (v->end > end) {
-			r = vma_split(mm, v, end);
-			if (r)
-				goto out;
-		}
-		if ((v->flags & VM_PROT_MASK) != vm_prot) {
-			mn_range_init(&range, UHMM_MMU_NOTIFY_PROTECTION_VMA, mm, v->start, v->end);
-			mn_invalidate_range_start(&range);
-			v->flags = (v->flags & ~VM_PROT_MASK) | vm_prot;
-			change_pte_range(v, v->start, v->end);
-			mn_invalidate_range_end(&range);
-		} else {
-			/* unchanged protection: the kernel still downgrades writable special entries */
-			change_pte_range(v, v->start, v->end);
-		}
-		v = vma_next(vma_try_merge(mm, v));
-	}
-out:
+	r = vma_range_covered(mm, start, end);
+	if (!r)
+		r = vma_modify(mm, start, end, mprotect_one, &vm_prot);
 	uhmm_mmap_write_unlock(mm);
 	return r;
 }

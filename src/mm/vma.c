@@ -375,3 +375,41 @@ void mm_sync_rmap_walkers(struct uhmm_mm *mm)
 		}
 	}
 }
+
+int vma_range_covered(struct uhmm_mm *mm, unsigned long start, unsigned long end)
+{
+	unsigned long addr = start;
+
+	while (addr < end) {
+		struct uhmm_vma *v = find_vma(mm, addr);
+
+		if (!v || v->start > addr)
+			return -ENOMEM;
+		addr = v->end;
+	}
+	return 0;
+}
+
+int vma_modify(struct uhmm_mm *mm, unsigned long start, unsigned long end, void (*fn)(struct uhmm_vma *v, void *arg),
+	       void *arg)
+{
+	struct uhmm_vma *v = find_vma(mm, start);
+	int r;
+
+	if (v->start < start) {
+		r = vma_split(mm, v, start);
+		if (r)
+			return r;
+		v = vma_next(v);
+	}
+	while (v && v->start < end) {
+		if (v->end > end) {
+			r = vma_split(mm, v, end);
+			if (r)
+				return r;
+		}
+		fn(v, arg);
+		v = vma_next(vma_try_merge(mm, v));
+	}
+	return 0;
+}
