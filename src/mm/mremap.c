@@ -17,6 +17,7 @@ unsigned long get_unmapped_area(struct uhmm_mm *mm, unsigned long hint, unsigned
  */
 struct move_walk {
 	unsigned long delta;	/* new - old, modulo 2^64 */
+	bool prealloc;		/* first pass: only allocate the destination tables */
 };
 
 static unsigned long move_segment_end(unsigned long addr, unsigned long end, unsigned long delta)
@@ -34,27 +35,36 @@ static bool segment_empty(struct pt_leaf *src, unsigned long addr, unsigned long
 	return true;
 }
 
-/* Allocate the destination tables that segments with entries will need, before anything moves. */
-static int prealloc_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
+/* Move [addr, seg_end) of @src to @dst, both PTLs held. */
+static void move_segment(struct pt_leaf *src, struct pt_leaf *dst, unsigned long addr, unsigned long seg_end,
+			 unsigned long delta)
 {
-	struct move_walk *mv = walk->private;
-	pmdval_t v = pmdp_get(pmd);
-	struct pt_leaf *src = pmd_pgtable(v);
+	/* Two PTLs of one mm: lower table first, whichever way the move goes
+	 * (the kernel's spin_lock_nested; the mmap write lock excludes
+	 * another mover, this keeps the order one order). */
+	struct pt_leaf *first = (uintptr_t)src < (uintptr_t)dst ? src : dst;
 
-	if (pmd_leaf(v)) {
-		/* entries move one by one: split a huge page first */
-		split_huge_pmd(walk->mm, pmd);
-		walk->action = ACTION_AGAIN;
-		return 0;
+	ptl_lock(first);
+	if (dst != src)
+		ptl_lock_nested(first == src ? dst : src);
+	for (; addr < seg_end; addr += PAGE_SIZE) {
+		pte_t pte = pte_get(src, addr);
+
+		if (pte_none(pte))
+			continue;
+		pte_set(src, addr, 0);
+		pte_set(dst, addr + delta, pte);
 	}
-	walk->action = ACTION_CONTINUE;
-	for (; addr < end; addr = move_segment_end(addr, end, mv->delta))
-		if (!segment_empty(src, addr, move_segment_end(addr, end, mv->delta)) &&
-		    !pt_walk(walk->mm, addr + mv->delta, true))
-			return -ENOMEM;
-	return 0;
+	if (dst != src)
+		ptl_unlock(first == src ? dst : src);
+	ptl_unlock(first);
 }
 
+/*
+ * One source table, segment by segment: the first pass allocates the
+ * destination tables that segments with entries need (so the move cannot
+ * fail half-way), the second moves the entries.
+ */
 static int move_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, struct mm_walk *walk)
 {
 	struct move_walk *mv = walk->private;
@@ -68,47 +78,28 @@ static int move_pmd_entry(pmd_t *pmd, unsigned long addr, unsigned long end, str
 		return 0;
 	}
 	walk->action = ACTION_CONTINUE;
-	while (addr < end) {
-		unsigned long seg_end = move_segment_end(addr, end, mv->delta), a;
-		struct pt_leaf *dst, *first;
+	for (; addr < end; addr = move_segment_end(addr, end, mv->delta)) {
+		unsigned long seg_end = move_segment_end(addr, end, mv->delta);
 
 		/* the mmap write lock keeps empty entries empty: no fault can fill them */
-		if (segment_empty(src, addr, seg_end)) {
-			addr = seg_end;
+		if (segment_empty(src, addr, seg_end))
 			continue;
+		if (mv->prealloc) {
+			if (!pt_walk(walk->mm, addr + mv->delta, true))
+				return -ENOMEM;
+		} else {
+			move_segment(src, pt_walk(walk->mm, addr + mv->delta, false), addr, seg_end, mv->delta);
 		}
-		/* allocated by prealloc_tables before anything moved */
-		dst = pt_walk(walk->mm, addr + mv->delta, false);
-		/* Two PTLs of one mm: lower table first, whichever way the move goes
-		 * (the kernel's spin_lock_nested; the mmap write lock excludes
-		 * another mover, this keeps the order one order). */
-		first = (uintptr_t)src < (uintptr_t)dst ? src : dst;
-		ptl_lock(first);
-		if (dst != src)
-			ptl_lock_nested(first == src ? dst : src);
-		for (a = addr; a < seg_end; a += PAGE_SIZE) {
-			pte_t pte = pte_get(src, a);
-
-			if (pte_none(pte))
-				continue;
-			pte_set(src, a, 0);
-			pte_set(dst, a + mv->delta, pte);
-		}
-		if (dst != src)
-			ptl_unlock(first == src ? dst : src);
-		ptl_unlock(first);
-		addr = seg_end;
 	}
 	return 0;
 }
 
-static const struct mm_walk_ops prealloc_walk_ops = { .pmd_entry = prealloc_pmd_entry };
 static const struct mm_walk_ops move_walk_ops = { .pmd_entry = move_pmd_entry };
 
 /* Move the entries of [old, old+len) to [new, new+len). mmap write lock held. */
 static void move_page_tables(struct uhmm_mm *mm, unsigned long old, unsigned long new, unsigned long len)
 {
-	struct move_walk mv = { new - old };
+	struct move_walk mv = { new - old, false };
 	struct uhmm_mmu_notifier_range range;
 
 	mn_range_init(&range, UHMM_MMU_NOTIFY_UNMAP, mm, old, old + len);
@@ -121,11 +112,11 @@ static void move_page_tables(struct uhmm_mm *mm, unsigned long old, unsigned lon
 /* Allocate every leaf table of [addr, addr+len) that a move would need. */
 static int prealloc_tables(struct uhmm_mm *mm, unsigned long old, unsigned long addr, unsigned long len)
 {
-	struct move_walk mv = { addr - old };
+	struct move_walk mv = { addr - old, true };
 
 	if (!len)
 		return 0;
-	return walk_page_range_novma(mm, old, old + len, &prealloc_walk_ops, &mv);
+	return walk_page_range_novma(mm, old, old + len, &move_walk_ops, &mv);
 }
 
 static int move_vma(struct uhmm_mm *mm, struct uhmm_vma *vma, unsigned long old, unsigned long old_len,
