@@ -78,6 +78,7 @@ enum {
 	PG_ZERO = 1u << 5,
 	PG_ANON_EXCLUSIVE = 1u << 6,
 	PG_HEAD = 1u << 7,	/* first frame of a 2 MiB block from page_alloc_huge */
+	PG_TAIL = 1u << 8,	/* one of the other 511 while the block is one page: no references of its own */
 };
 
 #define HPAGE_ORDER 9
@@ -193,6 +194,10 @@ struct uhmm_page *page_alloc(struct uhmm_system *sys);	/* refcount 1, not zeroed
  */
 struct uhmm_page *page_alloc_huge(struct uhmm_system *sys);
 void page_free_huge(struct uhmm_page *head);	/* refcount already 0 */
+static inline bool page_is_tail(const struct uhmm_page *p)
+{
+	return atomic_load_explicit(&((struct uhmm_page *)p)->flags, memory_order_relaxed) & PG_TAIL;
+}
 /* A free 2 MiB block broken into HPAGE_NR 4 KiB frames for the 4 KiB path: how many went to @pages. */
 unsigned long huge_split_for_small(struct uhmm_system *sys, unsigned long nr, struct uhmm_page **pages,
 				   struct uhmm_free_shard *rest);

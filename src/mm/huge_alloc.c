@@ -80,7 +80,7 @@ struct uhmm_page *page_alloc_huge(struct uhmm_system *sys)
 	if (!head)
 		return NULL;
 	for (i = 1; i < HPAGE_NR; i++)
-		frame_init(&head[i], 0, 0);
+		frame_init(&head[i], 0, PG_TAIL);
 	frame_init(head, 1, PG_HEAD);
 	atomic_fetch_add_explicit(&sys->shards[0].nr_used, (long)HPAGE_NR, memory_order_relaxed);
 	return head;

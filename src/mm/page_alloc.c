@@ -449,7 +449,18 @@ unsigned long uhmm_alloc_pages_bulk(struct uhmm_system *sys, unsigned long nr, s
 {
 	return sys && pages ? page_alloc_bulk(sys, nr, pages) : 0;
 }
-void uhmm_get_page(struct uhmm_page *page) { page_get(page); }
+/*
+ * A frame inside a huge page has no references of its own (uhmm keeps them
+ * on the head and splits the page before handing out a base page): say so,
+ * rather than report a get of a free page.
+ */
+void uhmm_get_page(struct uhmm_page *page)
+{
+	if (unlikely(page_is_tail(page)))
+		UHMM_BUG("uhmm_get_page on frame %#lx inside a huge page: take the reference on its head (pfn %#lx), "
+			 "or pin the page (uhmm_pin_user_pages splits it first)", page->pfn, page->pfn & ~(HPAGE_NR - 1));
+	page_get(page);
+}
 void uhmm_put_page(struct uhmm_page *page) { page_put(page); }
 int uhmm_page_refcount(const struct uhmm_page *page) { return atomic_load(&((struct uhmm_page *)page)->refcount); }
 int uhmm_page_mapcount(const struct uhmm_page *page) { return atomic_load(&((struct uhmm_page *)page)->mapcount); }

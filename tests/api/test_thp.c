@@ -12,7 +12,11 @@
 #include "common/mm_helpers.h"
 #include "common/testdev.h"
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string.h>
 
 #define HPAGE (2UL << 20)
@@ -548,6 +552,45 @@ static void test_collapse(void **state)
 	mh_system_done(sys);
 }
 
+/*
+ * A frame inside a huge page has no references of its own: a driver's
+ * uhmm_get_page on one stops with a message (in a child process), while the
+ * head takes references as any page.
+ */
+static void test_reference_on_tail_stops(void **state)
+{
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys);
+	struct uhmm_page *head, *tail;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	map_huge(mm, HPAGE, false);
+	mh_write(mm, BASE, 1, 1);
+	head = uhmm_pfn_to_page(sys, mh_pte(mm, BASE).pfn);
+	tail = uhmm_pfn_to_page(sys, mh_pte(mm, BASE + 7 * PG).pfn);
+	assert_int_equal(uhmm_page_to_pfn(tail), uhmm_page_to_pfn(head) + 7);
+	uhmm_get_page(head);
+	assert_int_equal(uhmm_page_refcount(head), 2);
+	uhmm_put_page(head);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(3);
+		uhmm_get_page(tail);
+		_exit(0);	/* must not get here */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_int_equal(uhmm_page_refcount(head), 1);
+	uhmm_mm_put(mm);
+	mh_system_done(sys);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_write_fault_maps_huge_page),
 	cmocka_unit_test(test_modes_and_advice),
@@ -560,6 +603,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_threads_split_while_accessed),
 	cmocka_unit_test(test_threads_every_path),
 	cmocka_unit_test(test_collapse),
+	cmocka_unit_test(test_reference_on_tail_stops),
 };
 
 int main(int argc, char **argv)
