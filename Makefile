@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # uhmm - front door.  The real build is CMake (CMakePresets.json); this file
 # only strings the presets together.
 #
@@ -102,7 +103,7 @@ endef
 all: build
 
 help:
-	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # --- single presets --------------------------------------------------------
 build:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_util.h - timing, medians of paired rounds, tables and CSV for bench/.
  *
  * Header-only, public API only. Every benchmark measures a subject and a

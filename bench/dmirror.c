@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dmirror.c - dmirror end to end: MIGRATE_TO_DEV then MIGRATE_TO_SYS of one range, per page, by size.
  *
  * The path the demo and every script measure. Per page, dmirror must copy

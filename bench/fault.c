@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fault.c - CPU write-fault throughput: uhmm_cpu_write of one page at a time into a fresh mapping.
  *
  * Subject: write-fault N fresh pages (one 4 KiB uhmm_cpu_write each) of a

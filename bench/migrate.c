@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* migrate.c - migrate_vma throughput to and from device memory, against memcpy of the same pages.
  *
  * A minimal device written here with the public API: a DEVICE_PRIVATE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* notifier.c - interval-notifier dispatch cost against the number of registered notifiers.
  *
  * For n = 16, 64, ..., 65536 disjoint 1-page interval notifiers spread over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* owner_filter.c - what the seed patch saves: the MIGRATE owner filter of a mirroring driver, like for like.
  *
  * For f = 0, 0.1, 0.5, 0.9 of a range of N pages already in device A's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pagewalk.c - a full 4-level page-table range walk against a flat array walk.
  *
  * Subject: uhmm_mm_count_ptes over N populated pages (one mmap read lock, a

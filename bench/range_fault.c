@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* range_fault.c - uhmm_range_fault snapshot of present pages against a plain page-table walk.
  *
  * Subject: a driver's snapshot of N present pages, as a driver takes it:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* thp.c - a transparent-huge-page write fault against memset of the same 2 MiB.
  *
  * Subject 1: a one-byte uhmm_cpu_write into a fresh, MADV_HUGEPAGE-advised,

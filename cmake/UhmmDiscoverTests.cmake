@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Run as `cmake -P` from a POST_BUILD step (see UhmmTests.cmake):
 #
 #   -D TEST_PROGRAM=<name>        program name (prefix of every ctest name)

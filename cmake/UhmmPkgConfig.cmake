@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # uhmm_install_pkgconfig(<template>)
 #
 # Installs <libdir>/pkgconfig/uhmm.pc.  The file is configured at *install*

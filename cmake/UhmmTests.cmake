@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Test program helpers.
 #
 # uhmm_add_test_program(<source>

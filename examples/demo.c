@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* demo.c - a tour of libuhmm's memory model: mmap, CPU access, fork, notifiers.
  *
  * Build against an installed uhmm with: cc demo.c $(pkg-config --cflags --libs uhmm)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz/fuzz_uhmm.c - libFuzzer target: uhmm against a deliberately simple reference model.
  *
  * The input is a sequence of operations on a small arena: up to NMM address

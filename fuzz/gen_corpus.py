@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """fuzz/gen_corpus.py - write the seed corpus of fuzz_uhmm into fuzz/corpus/.
 
 Each seed is a small, meaningful scenario in fuzz_uhmm's input format:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # fuzz/run.sh BUILD_DIR SECONDS - build fuzz_uhmm with clang in BUILD_DIR and
 # run it for SECONDS on the committed seed corpus (fuzz/corpus, read only:
 # new inputs go to BUILD_DIR/corpus). A crash leaves its input in

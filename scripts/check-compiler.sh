@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # usage: check-compiler.sh <build-dir> [<CC>]
 # When a compiler was asked for (CC) and <build-dir> was configured with a
 # different one, remove <build-dir> so that CMake picks the new compiler up

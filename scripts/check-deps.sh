@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # usage: check-deps.sh <debian-package>...
 # Installs the missing packages with ONE apt-get call when root; otherwise
 # prints the command to run and fails.

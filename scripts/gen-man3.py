@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """gen-man3.py - man3 pages for the public API, generated from the header comments.
 
     gen-man3.py OUTDIR HEADER...        write OUTDIR/<function>.3

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ThreadSanitizer in gcc 12 / clang 14 aborts ("unexpected memory mapping")
 # when the kernel's mmap randomisation exceeds 28 bits.
 #   - bits <= 28 (or unknown): print nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* internal.h - structures shared by src/mm, src/notifier and src/hmm.
  *
  * Not installed. The public API is include/uhmm/; everything here may change.

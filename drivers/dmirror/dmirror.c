@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dmirror.c - the dmirror device and its files: the invalidate callback (owner check), faults, commands.
  *
  * Counterpart of lib/test_hmm.c (6.1+ semantics, with the per-page

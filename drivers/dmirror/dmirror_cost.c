@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dmirror_cost.c - the simulated device's clock: what copies, fault rounds, TLB flushes and entry writes cost it.
  *
  * No counterpart in lib/test_hmm.c, whose device is the CPU. A CPU-only

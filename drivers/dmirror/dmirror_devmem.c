@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dmirror_devmem.c - dmirror's device memory: chunks of device pages, allocation, free, eviction.
  *
  * Counterpart of the dmirror_allocate_chunk / dmirror_devmem_alloc_page /

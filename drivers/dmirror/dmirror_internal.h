@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dmirror_internal.h - structures shared by the files of the dmirror driver.
  *
  * Not installed. The driver is built from the public API only (<uhmm/uhmm.h>):

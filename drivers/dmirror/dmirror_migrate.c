@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dmirror_migrate.c - dmirror's migrations: to device memory, back to RAM, and the CPU fault on a device page.
  *
  * Counterpart of dmirror_migrate_to_device / dmirror_migrate_to_system /

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dmirror_pt.c - dmirror's device page table: a radix tree from virtual page number to tagged page.
  *
  * Counterpart of the xarray `pt` of lib/test_hmm.c. Four levels of 512 slots;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/dmirror.h - dmirror, the reference SVM device driver (a simulated device that mirrors an mm).
  *
  * Counterpart of lib/test_hmm.c and lib/test_hmm_uapi.h (6.1+ command

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/hmm.h - hmm_range_fault: mirror a CPU address range into a device.
  *
  * Counterpart of include/linux/hmm.h and mm/hmm.c (6.1 flag layout).

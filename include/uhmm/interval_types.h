@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/interval_types.h - small layouts that public structures embed.
  *
  * struct uhmm_mmu_interval_notifier embeds the interval it watches; the

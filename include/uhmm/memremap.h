@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/memremap.h - device memory: struct uhmm_dev_pagemap and device pages.
  *
  * Counterpart of include/linux/memremap.h and mm/memremap.c for the

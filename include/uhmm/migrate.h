@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/migrate.h - migrate_vma and migrate_device: moving pages between RAM and device memory.
  *
  * Counterpart of include/linux/migrate.h and mm/migrate_device.c. Left out:

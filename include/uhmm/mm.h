@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/mm.h - address spaces: VMAs, page tables, CPU access, the VM calls.
  *
  * Counterparts: mm/mmap.c, mm/memory.c, mm/mprotect.c, mm/madvise.c,

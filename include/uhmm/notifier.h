@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/notifier.h - mmu notifiers: classic subscriptions and interval notifiers.
  *
  * Counterpart of include/linux/mmu_notifier.h and mm/mmu_notifier.c. Left out:

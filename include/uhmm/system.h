@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/system.h - one simulated machine: its RAM and, later, its devices.
  *
  * Counterpart of the kernel's page allocator seen from outside (mm/page_alloc.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/trace.h - optional event tracing: spans, instants and counters from the library and drivers.
  *
  * Counterpart in spirit of the kernel's tracepoints. With no tracer set every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/uhmm.h - the whole public API of uhmm, a userspace Linux HMM. */
 #ifndef UHMM_UHMM_H
 #define UHMM_UHMM_H

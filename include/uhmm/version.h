@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uhmm/version.h - the version of the headers, and of the library at run time.
  *
  * The single source of the version number: CMakeLists.txt reads the three

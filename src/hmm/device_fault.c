@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* device_fault.c - CPU faults on device-private and device-exclusive entries, and making pages exclusive.
  *
  * Counterpart of the device parts of do_swap_page (mm/memory.c) and of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hmm.c - hmm_range_fault: snapshot (and optionally fault) a CPU range for a device mirror.
  *
  * Counterpart of mm/hmm.c (6.1 flag layout). The walk reads PTEs without the

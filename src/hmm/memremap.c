@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memremap.c - device memory regions (ZONE_DEVICE): creating device frames and freeing device pages.
  *
  * Counterpart of mm/memremap.c for DEVICE_PRIVATE and DEVICE_COHERENT. Device

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* migrate_device.c - moving pages between RAM and device memory: migrate_vma and migrate_device.
  *
  * Counterpart of mm/migrate_device.c (6.1 and later): collect under one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/interval_index.c - the interval B+-tree: lookup, insert, remove and the node reservations.
  *
  * All leaves are at the same depth. An inner node's slot i summarises its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/interval_index.h - a B+-tree of closed intervals [start, last], for the interval notifiers.
  *
  * The kernel files mmu_interval_notifiers in an augmented rbtree whose nodes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/interval_tree.c - insert, remove and overlap search for interval trees.
  *
  * Counterpart of lib/interval_tree.c / interval_tree_generic.h, written

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/interval_tree.h - interval tree over closed ranges [start, last].
  *
  * Counterpart of include/linux/interval_tree.h (and the generic

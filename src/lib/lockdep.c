@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lockdep.c - per-thread lock ranks; see lockdep.h. */
 #ifdef UHMM_DEBUG
 #include <execinfo.h>

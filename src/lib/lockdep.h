@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lockdep.h - checking the documented lock order in debug and sanitizer builds.
  *
  * A much reduced counterpart of kernel/locking/lockdep.c: each lock class has

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/rbtree.c - red-black tree rebalancing, erase and in-order walking.
  *
  * Counterpart of lib/rbtree.c, written from the textbook (CLRS) algorithm;

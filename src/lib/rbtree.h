@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/rbtree.h - intrusive red-black tree with optional augmentation.
  *
  * Counterpart of include/linux/rbtree.h and include/linux/rbtree_augmented.h

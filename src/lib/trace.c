@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trace.c - delivering trace events to the installed tracer.
  *
  * The tracer pointer is read with a relaxed load on every hook; it pairs with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trace.h - the library's trace hooks: one relaxed load and a branch when tracing is off. */
 #ifndef UHMM_LIB_TRACE_H
 #define UHMM_LIB_TRACE_H

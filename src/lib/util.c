@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* util.c - loud failures and the allocation hook every internal allocation goes through.
  *
  * The hook is the userspace counterpart of the kernel's fault injection

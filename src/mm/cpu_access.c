@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cpu_access.c - what a user thread's loads and stores do: walk, fault, copy; and GUP pinning.
  *
  * Counterpart of the user-access side of mm/memory.c and of mm/gup.c

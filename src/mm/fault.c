@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fault.c - the CPU page-fault handler: anonymous, shmem, COW, and the special entries.
  *
  * Counterpart of handle_mm_fault/do_anonymous_page/do_wp_page/do_swap_page in

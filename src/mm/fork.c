@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fork.c - uhmm_mm_fork: duplicate an address space, copy-on-write for private memory.
  *
  * Counterpart of dup_mmap in kernel/fork.c and copy_page_range /

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* huge_alloc.c - 2 MiB blocks of RAM (order 9) for transparent huge pages.
  *
  * Counterpart of the order-9 side of mm/page_alloc.c. Instead of a buddy

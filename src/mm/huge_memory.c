@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* huge_memory.c - transparent huge pages: the anonymous PMD fault, split, zap and lookups.
  *
  * Counterpart of mm/huge_memory.c for private anonymous memory. A fault in

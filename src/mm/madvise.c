@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* madvise.c - madvise: MADV_DONTNEED zaps, the pure hints are accepted.
  *
  * Counterpart of mm/madvise.c. MADV_DONTNEED emits a CLEAR invalidation per

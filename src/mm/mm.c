@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mm.c - address-space lifetime: create, users and structure references, exit, the mmap lock.
  *
  * Counterpart of mm_alloc/mmput/mmdrop in kernel/fork.c and exit_mmap in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mm_internal.h - helpers shared by the files of src/mm only. */
 #ifndef UHMM_MM_INTERNAL_H
 #define UHMM_MM_INTERNAL_H

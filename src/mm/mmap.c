@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmap.c - mmap, munmap, zapping page-table ranges, and exit_mmap.
  *
  * Counterpart of mm/mmap.c and zap_pte_range in mm/memory.c, for anonymous

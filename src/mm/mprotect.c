@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mprotect.c - mprotect and soft-dirty clearing: changing the permissions the page tables grant.
  *
  * Counterpart of mm/mprotect.c (change_protection) and the clear_refs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mremap.c - mremap: shrink, grow in place, or move a mapping with its page-table entries.
  *
  * Counterpart of mm/mremap.c. Entries of every kind (present, device-private,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* page_alloc.c - the simulated machine's RAM: frames, their struct uhmm_page, allocation.
  *
  * Counterpart of mm/page_alloc.c and the zero page. RAM is one reservation

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pagewalk.c - walk the page tables of a range with per-level callbacks.
  *
  * Counterpart of mm/pagewalk.c: descend PGD -> PUD -> PMD -> PTE once per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pagewalk.h - the generic page-table range walker.
  *
  * Counterpart of include/linux/pagewalk.h. Every loop over a range of page

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pgtable.c - 4-level page tables: 512 entries a level, 48-bit addresses, 4 KiB pages.
  *
  * Counterpart of the pgd/pud/pmd/pte allocation in mm/memory.c. Upper levels

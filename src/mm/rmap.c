@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rmap.c - the reverse map: from a page to every (address space, address) that maps it.
  *
  * Counterpart of mm/rmap.c. A page records its mapping (anon family or shmem

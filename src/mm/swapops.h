@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* swapops.h - making, testing and changing non-present page-table entries.
  *
  * Counterpart of include/linux/swapops.h and the pte_swp_* helpers of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vma.c - the VMA tree of an address space, and the mappings (anon families, shmem objects) VMAs hang on.
  *
  * Counterpart of the maple-tree and anon_vma parts of mm/mmap.c and mm/rmap.c.

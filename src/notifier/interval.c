@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* interval.c - interval notifiers: the per-mm interval index and its collision-retry sequence.
  *
  * Counterpart of the mmu_interval_notifier half of mm/mmu_notifier.c

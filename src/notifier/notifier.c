@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* notifier.c - per-mm notifier state, classic subscriptions, range dispatch, exit release.
  *
  * Counterpart of mm/mmu_notifier.c (the interval-notifier half is interval.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* notifier_internal.h - the per-mm notifier state shared by notifier.c and interval.c.
  *
  * Counterpart of struct mmu_notifier_subscriptions in mm/mmu_notifier.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* srcu.c - grace periods for the per-mm sleepable RCU (see srcu.h).
  *
  * Counterpart of synchronize_srcu() in kernel/rcu/srcutree.c, reduced to one

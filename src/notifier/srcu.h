@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* srcu.h - a small sleepable RCU, one domain per mm's notifier subscriptions.
  *
  * Why not liburcu: Debian 12 ships liburcu 0.13, which predates its TSan

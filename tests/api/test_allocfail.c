@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_allocfail.c - every internal allocation failing in turn: -ENOMEM cleanly, nothing lost or leaked.
  *
  * SQLite's and the kernel's failslab habit: for N = 1, 2, ... make the Nth

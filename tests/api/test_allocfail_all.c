@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_allocfail_all.c - allocation failure at every site of every public entry point that allocates.
  *
  * SQLite's malloc-failure loops and the kernel's failslab, applied to each

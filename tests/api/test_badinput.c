@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_badinput.c - wrong calls get Linux's errno and change nothing.
  *
  * Kernel analogue: the argument checks at the top of mm/mmap.c, mprotect.c,

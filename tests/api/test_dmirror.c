@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_dmirror.c - the dmirror reference driver, through its public API.
  *
  * Mirrors the cases of tools/testing/selftests/mm/hmm-tests.c (spec section 7)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_events.c - which mmu-notifier events each VM operation emits, with what range, in what order.
  *
  * Kernel analogue: the emitters listed in include/linux/mmu_notifier.h (spec

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_exclusive.c - device-exclusive entries: creation, CPU restore, fork, mprotect.
  *
  * Public API only (the tiny test device only where device-private entries

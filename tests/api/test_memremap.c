@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_memremap.c - device memory regions: memremap/memunmap and device pages.
  *
  * Public API only. Kernel analogue: mm/memremap.c as lib/test_hmm.c uses it

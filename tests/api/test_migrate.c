@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_migrate.c - migrate_vma and migrate_device with a tiny test device (no dmirror).
  *
  * Public API only. Kernel analogue: mm/migrate_device.c as driven by

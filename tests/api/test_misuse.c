@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_misuse.c - the misuse catalogue, part 1: wrong calls that return an errno and change nothing.
  *
  * Each row of the table below is one ctest case and one row of the catalogue

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_misuse_fatal.c - the misuse catalogue, part 2: wrong calls Linux treats as a kernel bug.
  *
  * Where Linux has a BUG_ON, an oops, a use-after-free or a deadlock (and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_mm.c - the memory model through the public API: every VM call and fault path.
  *
  * Kernel analogue: the mmap/mprotect/mremap/madvise/fork/soft-dirty parts of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_range_fault.c - hmm_range_fault: snapshots, faults, owners, flags, -EBUSY.
  *
  * Public API only, with the tiny test device for device-private pages (no

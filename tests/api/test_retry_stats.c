@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_retry_stats.c - interval-notifier retry statistics (issue 13 section 4).
  *
  * No kernel analogue (Linux keeps no such counters). A deterministic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_seed_scenario.c - the seed patch's own scenario, with exact counts.
  *
  * "mm/notifier: add migration invalidation type": a device migrating a range

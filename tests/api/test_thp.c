@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/api/test_thp.c - transparent huge pages through the public API.
  *
  * A fault in an eligible, aligned 2 MiB range of a private anonymous VMA maps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_gate.c - a stand-in benchmark program for the cli tests of `uhmm bench --strict`.
  *
  * Built twice (tests/cli/CMakeLists.txt): bench_gate_pass prints one row

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """check_demo_json.py F0.json F05.json F1.json - `uhmm demo --json` at f = 0, 0.5 and 1.
 
 The counts show the seed's effect, both columns do the same work in the end

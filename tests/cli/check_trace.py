@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """check_trace.py FILE - a uhmm Chrome trace parses and holds every kind of event.
 
 Spans (B/E, balanced and properly nested per thread) for CPU faults,

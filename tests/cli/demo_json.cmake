@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # demo_json.cmake - `uhmm demo --json` at f = 0, 0.5 and 1: valid JSON, the seed's effect,
 # like-for-like columns and sentences that follow the numbers (cmake -P).
 #   -DPROG=<uhmm> -DPYTHON=<python3> -DCHECK=<check_demo_json.py> -DOUT=<file prefix>

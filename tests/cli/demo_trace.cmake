@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # demo_trace.cmake - `uhmm demo --trace` writes a Chrome trace that parses and
 # holds every kind of event (cmake -P).
 #   -DPROG=<uhmm> -DPYTHON=<python3> -DCHECK=<check_trace.py> -DOUT=<file>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # expect.cmake - run one uhmm command and check how it ends (cmake -P).
 #
 #   -DPROG=<uhmm>  -DARGS=<arguments, separated by |>  -DSTATUS=<exit status>

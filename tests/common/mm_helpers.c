@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/common/mm_helpers.c - helpers for the memory-model API tests (see mm_helpers.h). */
 #include "common/mm_helpers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/common/mm_helpers.h - helpers for the memory-model API tests (public API only).
  *
  * Systems that check the leak invariant when they go, deterministic page

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/common/testdev.c - a tiny device for API tests of the HMM core (see testdev.h).
  *
  * What a minimal driver does with the public API: a free list fed by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/common/testdev.h - a tiny device for API tests of the HMM core, without dmirror.
  *
  * One uhmm_dev_pagemap per device (private or coherent), owner = the device.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/conf_fixture.h - the fixtures of the kernel's hmm-tests.c, for uhmm.
  *
  * The conformance programs (tests/conformance/test_conf_*.c) replay the cases

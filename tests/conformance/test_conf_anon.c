@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/test_conf_anon.c - hmm-tests.c: device reads and writes of system memory.
  *
  * Cases 1-11, 19, 21 and 23 of the catalogue (reference section 7):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/test_conf_exclusive.c - hmm-tests.c: device-exclusive (atomic) access.
  *
  * Cases 25-27 of the catalogue (reference section 7): exclusive,

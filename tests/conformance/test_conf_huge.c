@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/test_conf_huge.c - hmm-tests.c: the huge-page (THP) migration cases.
  *
  * Cases 30-38 of the catalogue (reference section 7, ~6.19):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/test_conf_migrate.c - hmm-tests.c: migration to device memory and back, snapshots.
  *
  * Cases 12-18, 22, 24, 28 and 29 of the catalogue (reference section 7):

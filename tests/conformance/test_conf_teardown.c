@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/conformance/test_conf_teardown.c - hmm-tests.c anon_teardown, and races in its style.
  *
  * Case 20 of the catalogue (reference section 7), anon_teardown: NTIMES, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* consumer.cpp - a C++ driver of uhmm: the public headers as C++, the
  * structures' layout equal to C's, and a real round trip.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* layout_c.c - the C side of the layout check: writes the C compiler's
  * sizeof, alignof and offsetof of every public structure (layout_list.h) as
  * macros into the header named by argv[1], for consumer.cpp to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* layout_list.h - every structure of the public API that a driver embeds or
  * fills, with its fields, as one X-macro list.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # headers.*: the public headers compile warning-free (-Wall -Wextra -pedantic
 # -Werror) in every language mode uhmm supports, alone and together.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # install.cmake_package: install the build tree into a temporary prefix, then
 # configure and build a tiny consumer project that does nothing but
 # find_package(uhmm CONFIG REQUIRED) and link uhmm::uhmm (shared) and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # demo.fresh_configure: `make demo` needs only a compiler, make and CMake.
 # Configures the demo preset (the one `make demo` builds) into a temporary
 # directory with a PATH that has no pkg-config and no ninja, as on a fresh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # install.pkgconfig: install the build tree into a temporary prefix, check the
 # shared library's file names and exported symbols, then build and run a tiny
 # client using nothing but `pkg-config --cflags --libs uhmm` (no

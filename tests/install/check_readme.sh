@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # install.readme: run README.md's "Using the library" recipe exactly as
 # written - the first ```sh block after "## Using the library", with the first
 # ```c block after "### A tour" saved as tour.c - in an empty directory with

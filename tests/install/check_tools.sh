@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # install.tools: install the build tree into a temporary prefix and use the
 # installed CLI the way a user would, from the install tree only (and check
 # that the API man pages were installed): `uhmm bench

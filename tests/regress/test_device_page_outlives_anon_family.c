@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/regress/test_device_page_outlives_anon_family.c - a device page must keep its anon family alive.
  *
  * Found by the torture test (tests/stress/torture.c) as a heap-use-after-free

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/regress/test_dmirror_write_during_migration.c - a device write racing a migration to that device is not lost.
  *
  * Found while building the torture test (tests/stress/torture.c: a

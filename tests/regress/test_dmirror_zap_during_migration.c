@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/regress/test_dmirror_zap_during_migration.c - a zap racing dmirror's migration or EXCLUSIVE leaves no dangling entry.
  *
  * Found by the torture test (tests/stress/torture.c) as a segfault in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/regress/test_publication_races.c - objects published before they were ready.
  *
  * Found by the torture test under ThreadSanitizer (tests/stress/torture.c):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/regress/test_vma_split_hides_ptes_from_rmap.c - VMA splits and merges must not hide PTEs from rmap walks.
  *
  * Found by the torture test (tests/stress/torture.c): threads hung forever

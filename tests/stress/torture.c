@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/stress/torture.c - a self-checking torture test of uhmm, in the spirit of rcutorture.
  *
  *   torture [--seconds N] [--threads N] [--seed S] [--stall S] [--coherent|--private] [--verbose] [--hold]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/unit/test_huge_alloc.c - 2 MiB blocks of RAM (src/mm/huge_alloc.c).
  *
  * White-box: page_alloc_huge hands out 512 contiguous frames at a 512-aligned

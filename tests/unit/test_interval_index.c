@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/unit/test_interval_index.c - unit tests for lib/interval_index (the notifiers' B+-tree).
  *
  * Randomised against a brute-force array model, with a full structural check

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/unit/test_notifier.c - classic and interval mmu notifiers, and the per-mm SRCU.
  *
  * White-box (reads the subscriptions' sequence and counters); invalidations

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/unit/test_pagewalk.c - the page-table walker (src/mm/pagewalk.c).
  *
  * White-box: builds address spaces through the public API, then walks them

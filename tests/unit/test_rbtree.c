@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/unit/test_rbtree.c - unit tests for lib/rbtree and lib/interval_tree.
  *
  * Randomised against full invariant checks and brute force (kernel analogue:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/unit/test_trace_off.c - tracing costs nothing when it is off.
  *
  * White-box: uses the library's own hook (trace_on / TRACE_BEGIN from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.c - `uhmm bench`: run the benchmark programs, collect their CSV, plot.
  *
  * The programs (bench_fault, bench_notifier, ..., built next to the CLI in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_trace.c - what the trace hooks cost: CPU write faults with no tracer
  * vs with a tracer that does nothing, alternated round by round in one run.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.h - shared declarations of the uhmm command-line program.
  *
  * The program uses the public API (<uhmm/uhmm.h>, <uhmm/dmirror.h>) only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* demo.c - `uhmm demo`: the seed patch's saving, measured side by side and like for like.
  *
  * Device A mirrors N pages; the last fraction f of them is already in A's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c - the uhmm command-line program: dispatch, --help, --version.
  *
  * Commands live in their own files (demo.c, script*.c, bench.c); this file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pattern.c - checkable data patterns, counter names and comparisons for scripts.
  *
  * A pattern gives every int of a range a value, as hmm-tests' "fill(i)"

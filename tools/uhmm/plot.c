@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plot.c - the figures of `uhmm bench --plot`: gnuplot from the benchmarks' CSV.
  *
  * Two panels in one PNG: the owner filter (bench_owner_filter: host and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* run.c - `uhmm run SCRIPT`: read a scenario script, check it, run it. */
 #include <errno.h>
 #include <stdio.h>

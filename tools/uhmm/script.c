@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* script.c - parse and check a uhmm scenario script before running it.
  *
  * One statement per line; '#' starts a comment; tokens are separated by

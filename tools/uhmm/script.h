@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* script.h - the uhmm scenario language: parsed statements and symbols.
  *
  * script.c parses and checks a whole script before anything runs (a bad

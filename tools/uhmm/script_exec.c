@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* script_exec.c - run a parsed uhmm script against libuhmm.
  *
  * Every library call records its result. A call that fails must be checked

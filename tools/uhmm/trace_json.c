@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trace_json.c - record uhmm trace events in memory, write Chrome trace-event JSON.
  *
  * The format is the one Perfetto (ui.perfetto.dev) and chrome://tracing open:

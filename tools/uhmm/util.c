@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* util.c - messages, errno names and strict number parsing for the uhmm CLI. */
 #include <errno.h>
 #include <math.h>
