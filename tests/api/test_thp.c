@@ -14,6 +14,8 @@
 #include "common/testdev.h"
 
 #include <signal.h>
+#include <stdlib.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -592,6 +594,135 @@ static void test_reference_on_tail_stops(void **state)
 	mh_system_done(sys);
 }
 
+/*
+ * Random operations on 2 x 2 MiB of huge-page-eligible memory against a
+ * shadow copy of its bytes: writes, reads, partial and full DONTNEED,
+ * MADV_FREE, MADV_COLLAPSE, mprotect, fork (the child checked then exited),
+ * migrations to a device and back, pins. Whatever mix of huge and base
+ * pages results, every byte must read back as the shadow says. The seed is
+ * printed; THP_SEED=N replays it.
+ */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void check_shadow(struct uhmm_mm *mm, const unsigned char *shadow, unsigned long len, uint64_t seed, int op)
+{
+	static unsigned char buf[2 * (2UL << 20)];
+	unsigned long i;
+
+	assert_int_equal(uhmm_cpu_read(mm, BASE, buf, len), 0);
+	for (i = 0; i < len; i++)
+		if (buf[i] != shadow[i]) {
+			fprintf(stderr, "test_thp: seed %llu op %d: byte %#lx is %#x, expected %#x\n",
+				(unsigned long long)seed, op, i, buf[i], shadow[i]);
+			fail();
+		}
+}
+
+static void test_random_ops(void **state)
+{
+	enum { OPS = 400 };
+	static unsigned char shadow[2 * (2UL << 20)];
+	struct uhmm_system *sys = thp_system(UHMM_THP_ALWAYS);
+	struct uhmm_mm *mm = mh_mm(sys);
+	const char *env = getenv("THP_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : ((uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() << 20) | 1, s;
+	unsigned long len = 2 * HPAGE;
+	struct testdev *dev;
+	bool ro = false;
+	int op;
+
+	(void)state;
+	fprintf(stderr, "test_thp: random_ops seed %llu (THP_SEED=%llu replays it)\n", (unsigned long long)seed,
+		(unsigned long long)seed);
+	s = seed;
+	assert_int_equal(testdev_create(sys, UHMM_MEMORY_DEVICE_PRIVATE, 64, &dev), 0);
+	map_huge(mm, len, false);
+	memset(shadow, 0, sizeof(shadow));
+	for (op = 0; op < OPS; op++) {
+		unsigned long a = rnd(&s) % len, n = 1 + rnd(&s) % (3 * PG), pg = (rnd(&s) % (len / PG)) * PG;
+		unsigned long npg = 1 + rnd(&s) % 64;
+		unsigned char v = (unsigned char)rnd(&s);
+
+		if (a + n > len)
+			n = len - a;
+		if (pg + npg * PG > len)
+			npg = (len - pg) / PG;
+		switch (rnd(&s) % 10) {
+		case 0: case 1: case 2:
+			if (ro)
+				break;
+			{
+				unsigned char buf[3 * 4096];
+
+				memset(buf, v, n);
+				assert_int_equal(uhmm_cpu_write(mm, BASE + a, buf, n), 0);
+				memset(shadow + a, v, n);
+			}
+			break;
+		case 3:
+			mh_assert_ret(uhmm_madvise(mm, BASE + pg, npg * PG, MADV_DONTNEED), 0);
+			memset(shadow + pg, 0, npg * PG);
+			break;
+		case 4: {
+			unsigned long h = (rnd(&s) % 2) * HPAGE;
+
+			if (rnd(&s) % 2) {
+				mh_assert_ret(uhmm_madvise(mm, BASE + h, HPAGE, MADV_DONTNEED), 0);
+				memset(shadow + h, 0, HPAGE);
+			} else {
+				mh_assert_ret(uhmm_madvise(mm, BASE + h, HPAGE, MADV_FREE), 0);	/* the bytes stay */
+			}
+			break;
+		}
+		case 5: {
+			int r = uhmm_madvise(mm, BASE + (rnd(&s) % 2) * HPAGE, HPAGE, UHMM_MADV_COLLAPSE);
+
+			assert_true(r == 0 || r == -ENOMEM || r == -EINVAL || r == -EAGAIN);
+			break;
+		}
+		case 6:
+			ro = !ro;
+			mh_assert_ret(uhmm_mprotect(mm, BASE + pg, npg * PG, PROT_READ), 0);
+			mh_assert_ret(uhmm_mprotect(mm, BASE, len, ro ? PROT_READ : MH_RW), 0);
+			break;
+		case 7: {
+			struct uhmm_mm *child = mh_fork(mm);
+
+			check_shadow(child, shadow, len, seed, op);
+			uhmm_mm_put(child);
+			break;
+		}
+		case 8: {
+			unsigned long m = npg > 32 ? 32 : npg;
+
+			assert_int_equal(testdev_migrate_to_device(dev, mm, BASE + pg, m, NULL, NULL), 0);
+			if (rnd(&s) % 2)
+				assert_int_equal(testdev_migrate_to_ram(dev, mm, BASE + pg, m, NULL, NULL), 0);
+			break;
+		}
+		default: {
+			struct uhmm_page *p;
+
+			mh_assert_ret(uhmm_pin_user_pages(mm, BASE + pg, 1, false, &p), 0);
+			uhmm_unpin_user_pages(&p, 1);
+			break;
+		}
+		}
+		if (op % 50 == 49)
+			check_shadow(mm, shadow, len, seed, op);
+	}
+	check_shadow(mm, shadow, len, seed, OPS);
+	uhmm_mm_put(mm);
+	testdev_destroy(dev);
+	mh_system_done(sys);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_write_fault_maps_huge_page),
 	cmocka_unit_test(test_modes_and_advice),
@@ -605,6 +736,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_threads_every_path),
 	cmocka_unit_test(test_collapse),
 	cmocka_unit_test(test_reference_on_tail_stops),
+	cmocka_unit_test(test_random_ops),
 };
 
 int main(int argc, char **argv)
