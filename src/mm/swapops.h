@@ -11,9 +11,6 @@
 #ifndef UHMM_MM_SWAPOPS_H
 #define UHMM_MM_SWAPOPS_H
 
-/* The pfn a non-present entry carries (swp_offset of a pfn swap entry). */
-static inline unsigned long swp_offset_pfn(pte_t pte) { return pte_pfn(pte); }
-
 /* ------------------------------------------------------------ making */
 static inline pte_t make_readable_device_private_entry(unsigned long pfn)
 {
@@ -22,10 +19,6 @@ static inline pte_t make_readable_device_private_entry(unsigned long pfn)
 static inline pte_t make_writable_device_private_entry(unsigned long pfn)
 {
 	return mk_swp_pte(SWP_DEVICE_WRITE, pfn, 0);
-}
-static inline pte_t make_readable_device_exclusive_entry(unsigned long pfn)
-{
-	return mk_swp_pte(SWP_DEVICE_EXCLUSIVE_READ, pfn, 0);
 }
 static inline pte_t make_writable_device_exclusive_entry(unsigned long pfn)
 {
@@ -45,12 +38,6 @@ static inline pte_t make_writable_migration_entry(unsigned long pfn)
 	return mk_swp_pte(SWP_MIGRATION_WRITE, pfn, 0);
 }
 
-/* ----------------------------------------------------------- testing */
-static inline bool is_writable_device_private_entry(pte_t pte) { return pte_swp_type(pte) == SWP_DEVICE_WRITE; }
-static inline bool is_writable_device_exclusive_entry(pte_t pte)
-{
-	return pte_swp_type(pte) == SWP_DEVICE_EXCLUSIVE_WRITE;
-}
 static inline bool is_writable_migration_entry(pte_t pte) { return pte_swp_type(pte) == SWP_MIGRATION_WRITE; }
 static inline bool is_readable_exclusive_migration_entry(pte_t pte)
 {
